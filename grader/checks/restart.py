@@ -1,0 +1,52 @@
+"""A server restarts on its port at once, even while old connections linger
+in TIME_WAIT: SO_REUSEADDR."""
+
+import time
+
+import psutil
+
+from grader.engine.check import check, fail
+from grader.errors import ProgramUnavailable
+from grader.probes import proc, tcp
+
+
+def _time_wait_on(port: int, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if any(c.status == psutil.CONN_TIME_WAIT for c in proc.system_connections(port)):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@check("restarts on the same port right after being killed with a client connected",
+       hint="set SO_REUSEADDR on the listening socket before bind(): the old connection's TIME_WAIT "
+            "otherwise blocks the port for a minute",
+       timeout=40.0)
+def test_restarts_on_same_port_at_once(launcher, clock):
+    """Servers crash and get restarted by their supervisor in milliseconds; a
+    server that cannot bind for a minute after a crash is down for that minute."""
+    first = launcher.start()
+    sock = tcp.connect(first.host, first.port, clock(2.0))
+    _, _, outcome = tcp.round_trip(sock, b"before the crash\n", clock(2.0))
+    if outcome != "ok":
+        sock.close()
+        fail(f"the echo before the crash failed ({outcome})")
+    first.program.kill()
+    # The kernel closes the dead server's side first (FIN); once the client
+    # closes too, the server's side of the connection sits in TIME_WAIT.
+    tcp.read_more(sock, clock(1.0))
+    sock.close()
+    if not _time_wait_on(first.port, clock(2.0)):
+        raise RuntimeError(f"no TIME_WAIT appeared on port {first.port}: the check could not set up its test")
+    try:
+        second = launcher.restart(first)
+    except ProgramUnavailable as exc:
+        in_use = any("Address already in use" in line or "EADDRINUSE" in line for line in exc.details)
+        if in_use:
+            fail(f"restarted on port {first.port} while the old connection was in TIME_WAIT: "
+                 "bind failed with EADDRINUSE (Address already in use)", details=exc.details)
+        fail(f"restarted on port {first.port}: {exc.message}", details=exc.details)
+    ex = tcp.echo_exchange(second.host, second.port, b"after the restart\n", timeout=clock(3.0))
+    if ex.data != b"after the restart\n":
+        fail("after the restart, the server did not echo", details=[f"server> {ex.data!r}"])

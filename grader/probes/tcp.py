@@ -1,0 +1,194 @@
+"""A TCP client toolkit for probing servers, as a careful peer would.
+
+Every read has a deadline and a byte cap: a server that stalls, truncates or
+floods is observed, never waited on forever. Errors become fields of the
+result (``reset``, ``refused``, ``timed_out``) instead of exceptions, so a
+check can say what it saw in the learner's words."""
+
+from __future__ import annotations
+
+import errno
+import selectors
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+
+
+def family_of(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+@dataclass
+class Exchange:
+    """What one conversation with the server looked like."""
+
+    sent: int = 0
+    received: bytearray = field(default_factory=bytearray)
+    eof: bool = False           # the server's FIN arrived (recv returned b"")
+    reset: bool = False         # ECONNRESET / EPIPE
+    refused: bool = False
+    timed_out: bool = False
+    phase: str = ""             # where a timeout happened: connect, first byte, whole reply
+    elapsed: float = 0.0
+    local_port: int = 0
+    first_byte_after: float | None = None
+
+    @property
+    def data(self) -> bytes:
+        return bytes(self.received)
+
+
+def connect(host: str, port: int, timeout: float, *, source: str | None = None) -> socket.socket:
+    sock = socket.socket(family_of(host), socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    if source:
+        sock.setsockopt(socket.SOL_IP, 24, 1)  # IP_BIND_ADDRESS_NO_PORT: pick the port at connect
+        sock.bind((source, 0))
+    try:
+        sock.connect((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def reset_close(sock: socket.socket) -> None:
+    """Close with SO_LINGER {1, 0}: the kernel sends RST instead of FIN."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    sock.close()
+
+
+def echo_exchange(host: str, port: int, payload: bytes, *, timeout: float, half_close: bool = True,
+                  extra: int = 64 * 1024, settle: float = 0.0) -> Exchange:
+    """Send ``payload`` while reading whatever comes back, then (optionally)
+    half-close and read until EOF, reset, the deadline, or ``len(payload) +
+    extra`` bytes. Writing and reading are interleaved so that a server that
+    echoes as it goes is never blocked by our full receive buffer."""
+    ex = Exchange()
+    start = time.monotonic()
+    deadline = start + timeout
+    try:
+        sock = connect(host, port, timeout)
+    except ConnectionRefusedError:
+        ex.refused = True
+        ex.elapsed = time.monotonic() - start
+        return ex
+    except (socket.timeout, TimeoutError):
+        ex.timed_out, ex.phase = True, "connect"
+        ex.elapsed = time.monotonic() - start
+        return ex
+    except OSError as exc:
+        ex.reset = exc.errno in (errno.ECONNRESET, errno.EPIPE)
+        ex.refused = not ex.reset
+        return ex
+    ex.local_port = sock.getsockname()[1]
+    cap = len(payload) + extra
+    sock.setblocking(False)
+    view = memoryview(payload)
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if payload else 0))
+    shut = False
+    if not payload and half_close:
+        sock.shutdown(socket.SHUT_WR)
+        shut = True
+    try:
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                ex.timed_out = True
+                ex.phase = "first byte" if not ex.received else "whole reply"
+                break
+            events = sel.select(deadline - now)
+            for _key, mask in events:
+                if mask & selectors.EVENT_WRITE and ex.sent < len(payload):
+                    try:
+                        ex.sent += sock.send(view[ex.sent:ex.sent + 256 * 1024])
+                    except BlockingIOError:
+                        pass
+                    if ex.sent == len(payload):
+                        sel.modify(sock, selectors.EVENT_READ)
+                        if half_close:
+                            sock.shutdown(socket.SHUT_WR)
+                            shut = True
+                if mask & selectors.EVENT_READ:
+                    try:
+                        chunk = sock.recv(min(1 << 20, cap + 1 - len(ex.received)))
+                    except BlockingIOError:
+                        continue
+                    if not chunk:
+                        ex.eof = True
+                        break
+                    if ex.first_byte_after is None:
+                        ex.first_byte_after = time.monotonic() - start
+                    ex.received += chunk
+            if ex.eof or len(ex.received) > cap:
+                break
+            if not half_close and ex.sent == len(payload) and len(ex.received) >= len(payload):
+                # Without a half-close there is no EOF to wait for: linger a
+                # moment for bytes that should not come, then stop.
+                if settle <= 0:
+                    break
+                deadline = min(deadline, time.monotonic() + settle)
+                settle = 0
+    except (ConnectionResetError, BrokenPipeError):
+        ex.reset = True
+    except OSError as exc:
+        if exc.errno in (errno.ECONNRESET, errno.EPIPE):
+            ex.reset = True
+        else:
+            raise
+    finally:
+        sel.close()
+        sock.close()
+    ex.elapsed = time.monotonic() - start
+    del shut
+    return ex
+
+
+def round_trip(sock: socket.socket, message: bytes, timeout: float) -> tuple[bytes, float, str]:
+    """Send one message on an open connection and read until as many bytes
+    came back, the deadline passes, or the connection ends. Returns (data,
+    seconds, outcome) with outcome one of ok, eof, reset, timeout."""
+    start = time.monotonic()
+    deadline = start + timeout
+    got = bytearray()
+    try:
+        sock.sendall(message)
+        while len(got) < len(message):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return bytes(got), time.monotonic() - start, "timeout"
+            sock.settimeout(left)
+            chunk = sock.recv(len(message) - len(got))
+            if not chunk:
+                return bytes(got), time.monotonic() - start, "eof"
+            got += chunk
+    except (socket.timeout, TimeoutError):
+        return bytes(got), time.monotonic() - start, "timeout"
+    except (ConnectionResetError, BrokenPipeError):
+        return bytes(got), time.monotonic() - start, "reset"
+    return bytes(got), time.monotonic() - start, "ok"
+
+
+def read_more(sock: socket.socket, wait: float, cap: int = 4096) -> bytes:
+    """Whatever arrives within ``wait`` seconds (up to ``cap`` bytes): for
+    making sure nothing more than the expected reply was sent."""
+    got = bytearray()
+    deadline = time.monotonic() + wait
+    try:
+        while len(got) < cap:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            sock.settimeout(left)
+            chunk = sock.recv(cap - len(got))
+            if not chunk:
+                break
+            got += chunk
+    except (socket.timeout, TimeoutError, OSError):
+        pass
+    return bytes(got)
