@@ -1,6 +1,7 @@
 """A server restarts on its port at once, even while old connections linger
 in TIME_WAIT: SO_REUSEADDR."""
 
+import socket
 import time
 
 import psutil
@@ -19,6 +20,23 @@ def _time_wait_on(port: int, timeout: float) -> bool:
     return False
 
 
+def _make_time_wait(host: str, port: int) -> None:
+    """Close a connection actively from (host, port): its TIME_WAIT is then
+    bound to the server's port, exactly as a killed server's would be."""
+    family = tcp.family_of(host)
+    with socket.socket(family, socket.SOCK_STREAM) as listener:
+        listener.bind((host, 0))
+        listener.listen()
+        active = socket.socket(family, socket.SOCK_STREAM)
+        active.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        active.bind((host, port))
+        active.connect(listener.getsockname()[:2])
+        passive, _ = listener.accept()
+        active.close()
+        passive.recv(1)
+        passive.close()
+
+
 @check("restarts on the same port right after being killed with a client connected",
        hint="set SO_REUSEADDR on the listening socket before bind(): the old connection's TIME_WAIT "
             "otherwise blocks the port for a minute",
@@ -26,19 +44,23 @@ def _time_wait_on(port: int, timeout: float) -> bool:
 def test_restarts_on_same_port_at_once(launcher, clock):
     """Servers crash and get restarted by their supervisor in milliseconds; a
     server that cannot bind for a minute after a crash is down for that minute."""
-    first = launcher.start()
+    first = launcher.fresh()
     sock = tcp.connect(first.host, first.port, clock(2.0))
-    _, _, outcome = tcp.round_trip(sock, b"before the crash\n", clock(2.0))
-    if outcome != "ok":
+    if not tcp.wait_accepted(lambda: proc.tree_connections(first.pid), sock.getsockname()[1], clock(2.0)):
         sock.close()
-        fail(f"the echo before the crash failed ({outcome})")
+        fail(f"the server did not accept a connection within {clock(2.0):.1f} s")
     first.program.kill()
     # The kernel closes the dead server's side first (FIN); once the client
     # closes too, the server's side of the connection sits in TIME_WAIT.
     tcp.read_more(sock, clock(1.0))
     sock.close()
     if not _time_wait_on(first.port, clock(2.0)):
-        raise RuntimeError(f"no TIME_WAIT appeared on port {first.port}: the check could not set up its test")
+        # A server that aborts its connections (SO_LINGER 0) leaves no
+        # TIME_WAIT of its own; the grader makes one on the port instead, so
+        # the property is still tested (and the RST is judged elsewhere).
+        _make_time_wait(first.host, first.port)
+        if not _time_wait_on(first.port, clock(2.0)):
+            raise RuntimeError(f"no TIME_WAIT appeared on port {first.port}: the check could not set up its test")
     try:
         second = launcher.restart(first)
     except ProgramUnavailable as exc:

@@ -27,6 +27,9 @@ class GradingContext:
     on_result: Callable | None = None
     extra_check_dirs: tuple[Path, ...] = ()
     notes: list[str] = field(default_factory=list)
+    # Values for the kata's extra flags ({root}, {timeout}, ...), filled in by
+    # the fixtures that prepare them (kata10's document root, say).
+    flag_values: dict = field(default_factory=dict)
 
 
 CONTEXT = pytest.StashKey[GradingContext]()

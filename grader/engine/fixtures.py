@@ -4,7 +4,7 @@
 - ``clock``: stretched deadlines (``clock(1.0)``) and how to explain them
 - ``rng``: a random.Random seeded per check from the run's seed (reproducible payloads)
 - ``launcher``: start extra servers (another address, a restart on the same port)
-- ``server``: the shared running server on 127.0.0.1
+- ``server``: a running server on 127.0.0.1, started for this check
 - ``tap``: a wire tap on the shared server's port (the check is not run without raw sockets)
 - ``evidence``: a folder for this check's pcap and /proc snapshots
 """
@@ -60,13 +60,13 @@ def launcher(_launcher):
     before = set(map(id, _launcher.running))
     yield _launcher
     for server in list(_launcher.running):
-        if id(server) not in before and server is not _launcher._shared:
+        if id(server) not in before:
             _launcher.stop(server)
 
 
 @pytest.fixture
-def server(_launcher):
-    return _launcher.shared()
+def server(launcher):
+    return launcher.fresh()
 
 
 @pytest.fixture

@@ -1,10 +1,11 @@
 """Running learner servers for checks.
 
-The shared server: most checks probe one server started once per kata, which
-keeps a full grading run fast. If a check knocks it over (a server that dies
-on a reset), the next check that needs it gets a fresh one. If it cannot be
-started at all, that is said once, in full, by the first check that needed it;
-the others say "not attempted" in one line instead of a cascade of confusing
+Every check gets a server of its own, started for it and stopped after it:
+what one check does to a server (a client that reset, a server that served
+its one client and left) can never change another check's verdict, and a
+program starts in well under a second. If the program cannot be started at
+all, that is said once, in full, by the first check that needed it; the
+others say "not attempted" in one line instead of a cascade of confusing
 failures.
 """
 
@@ -77,25 +78,35 @@ class Launcher:
     def __init__(self, ctx):
         self.ctx = ctx
         self.running: list[Server] = []
-        self._shared: Server | None = None
         self._broken: ProgramUnavailable | None = None
         self._started_once = False
 
     def values(self, host: str, port: int) -> dict:
-        values = {"host": host, "port": port}
-        values.update(self.ctx.kata.params.get("flag_values", {}))
-        return values
+        return {**self.ctx.flag_values, "host": host, "port": port}
+
+    def _nofile(self):
+        """course.toml's ``nofile = [soft, hard]`` (hard may be "max": the grader's own)."""
+        want = self.ctx.kata.params.get("nofile")
+        if not want:
+            return None
+        import resource
+        soft, hard = want
+        if hard == "max":
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if soft == "max":
+            soft = hard
+        return (int(soft), int(hard))
 
     def start(self, host: str = "127.0.0.1", port: int | None = None, **extra) -> Server:
         self._refuse_if_broken()
         port = port or free_port(host)
-        program = Program(self.ctx.launch, {**self.values(host, port), **extra}, sandbox=self.ctx.sandbox)
+        program = Program(self.ctx.launch, {**self.values(host, port), **extra}, sandbox=self.ctx.sandbox,
+                          nofile=self._nofile())
         return self._watch(program, host, port)
 
     def restart(self, server: Server) -> Server:
         """The same program, same arguments, same port: a new process."""
-        return self._watch(Program(server.program.spec, server.program.values, sandbox=self.ctx.sandbox),
-                           server.host, server.port)
+        return self._watch(server.program.restarted_unstarted(), server.host, server.port)
 
     def _watch(self, program: Program, host: str, port: int) -> Server:
         server = Server(program, host, port, self.ctx.kata.transport)
@@ -113,18 +124,16 @@ class Launcher:
         if self._broken is not None:
             raise ProgramUnavailable(f"not attempted: {self._broken.message}", hint="")
 
-    def shared(self) -> Server:
-        self._refuse_if_broken()
-        if self._shared is not None and self._shared.alive:
-            return self._shared
+    def fresh(self) -> Server:
+        """A new server on 127.0.0.1 for one check."""
         try:
-            self._shared = self.start()
+            server = self.start()
             self._started_once = True
+            return server
         except ProgramUnavailable as exc:
             if not self._started_once:
                 self._broken = exc
             raise
-        return self._shared
 
     def stop(self, server: Server):
         exit_info = server.program.stop(self.ctx.clock(STOP_GRACE))

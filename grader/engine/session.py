@@ -17,6 +17,8 @@ from grader.engine.results import KataResult
 from grader.runner import reaper
 
 CHECKS_DIR = PACKAGE_DIR / "checks"
+# pytest plugins that provide fixtures to every check (see engine/fixtures.py).
+FIXTURE_MODULES = [fixtures]
 INI = CHECKS_DIR / "pytest.ini"
 
 
@@ -34,7 +36,7 @@ def grade(ctx: GradingContext) -> KataResult:
     # pytest's own chatter (collection errors aside) is not for the learner.
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink):
-        code = pytest.main(args, plugins=[card, fixtures])
+        code = pytest.main(args, plugins=[card, *FIXTURE_MODULES])
     result = KataResult(kata=ctx.kata.id, title=ctx.kata.title, checks=card.ordered_results(),
                         stretch=ctx.clock.stretch, seed=ctx.seed, notes=list(ctx.notes))
     if card.missing or code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR) \

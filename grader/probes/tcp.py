@@ -63,10 +63,11 @@ def reset_close(sock: socket.socket) -> None:
 
 
 def echo_exchange(host: str, port: int, payload: bytes, *, timeout: float, half_close: bool = True,
-                  extra: int = 64 * 1024, settle: float = 0.0) -> Exchange:
+                  extra: int = 64 * 1024, settle: float | None = 0.25) -> Exchange:
     """Send ``payload`` while reading whatever comes back, then (optionally)
-    half-close and read until EOF, reset, the deadline, or ``len(payload) +
-    extra`` bytes. Writing and reading are interleaved so that a server that
+    half-close and read until EOF, reset, the deadline, ``len(payload) +
+    extra`` bytes, or ``settle`` seconds after the whole echo came back
+    (None: wait for EOF). Writing and reading are interleaved so that a server that
     echoes as it goes is never blocked by our full receive buffer."""
     ex = Exchange()
     start = time.monotonic()
@@ -91,10 +92,8 @@ def echo_exchange(host: str, port: int, payload: bytes, *, timeout: float, half_
     view = memoryview(payload)
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if payload else 0))
-    shut = False
     if not payload and half_close:
         sock.shutdown(socket.SHUT_WR)
-        shut = True
     try:
         while True:
             now = time.monotonic()
@@ -113,7 +112,6 @@ def echo_exchange(host: str, port: int, payload: bytes, *, timeout: float, half_
                         sel.modify(sock, selectors.EVENT_READ)
                         if half_close:
                             sock.shutdown(socket.SHUT_WR)
-                            shut = True
                 if mask & selectors.EVENT_READ:
                     try:
                         chunk = sock.recv(min(1 << 20, cap + 1 - len(ex.received)))
@@ -127,13 +125,11 @@ def echo_exchange(host: str, port: int, payload: bytes, *, timeout: float, half_
                     ex.received += chunk
             if ex.eof or len(ex.received) > cap:
                 break
-            if not half_close and ex.sent == len(payload) and len(ex.received) >= len(payload):
-                # Without a half-close there is no EOF to wait for: linger a
-                # moment for bytes that should not come, then stop.
-                if settle <= 0:
-                    break
+            if ex.sent == len(payload) and len(ex.received) >= len(payload) and settle is not None:
+                # Everything came back: linger a moment for bytes that should
+                # not come (or the EOF that should), then stop.
                 deadline = min(deadline, time.monotonic() + settle)
-                settle = 0
+                settle = None
     except (ConnectionResetError, BrokenPipeError):
         ex.reset = True
     except OSError as exc:
@@ -145,7 +141,6 @@ def echo_exchange(host: str, port: int, payload: bytes, *, timeout: float, half_
         sel.close()
         sock.close()
     ex.elapsed = time.monotonic() - start
-    del shut
     return ex
 
 
@@ -192,3 +187,15 @@ def read_more(sock: socket.socket, wait: float, cap: int = 4096) -> bytes:
     except (socket.timeout, TimeoutError, OSError):
         pass
     return bytes(got)
+
+
+def wait_accepted(pid_tree_connections, client_port: int, timeout: float) -> bool:
+    """Wait until the server's process tree holds a connected socket whose
+    peer is ``client_port``: proof that accept() returned it, without relying
+    on the server echoing anything."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if any(c.raddr and c.raddr.port == client_port for _, c in pid_tree_connections()):
+            return True
+        time.sleep(0.005)
+    return False

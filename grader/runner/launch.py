@@ -17,12 +17,17 @@ from grader.errors import UsageError
 # client that never flushes): the learner's program never inherits them.
 _KEPT_ENV = ("LANG", "LC_ALL", "TZ")
 
+# Every learner process carries this mark in its environment, so a test (or an
+# operator) can prove afterwards that none of them survived the run.
+RUN_MARK = "SOCKET_KATAS_RUN"
+
 
 def learner_env(workdir: Path) -> dict[str, str]:
     env = {k: os.environ[k] for k in _KEPT_ENV if k in os.environ}
     env.setdefault("LANG", "C.UTF-8")
     env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
     env["HOME"] = str(workdir)
+    env[RUN_MARK] = os.environ.get(RUN_MARK) or f"grader-{os.getpid()}"
     return env
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from grader.errors import ProgramUnavailable
 from grader.probes import proc
-from grader.runner import reaper
+from grader.runner import limits, reaper
 from grader.runner.launch import LaunchSpec, learner_env
 from grader.runner.output import OutputTail
 
@@ -49,7 +49,7 @@ class ExitInfo:
 
 class Program:
     def __init__(self, spec: LaunchSpec, values: dict, *, stdin=subprocess.DEVNULL,
-                 sandbox=None):
+                 sandbox=None, nofile: tuple[int, int] | None = None):
         self.spec = spec
         self.values = dict(values)
         self.stdin = stdin
@@ -60,12 +60,17 @@ class Program:
         self.stderr: OutputTail | None = None
         self.exit: ExitInfo | None = None
         self.argv: list[str] = []
+        self.nofile = nofile
 
     # -- life cycle -------------------------------------------------------
 
     def start(self) -> "Program":
         self.workdir = self.spec.fresh_workdir()
         self.argv = self.spec.render(self.values)
+        if self.nofile:
+            # prlimit execs the program: its pid is the learner's own.
+            soft, hard = limits.nofile(*self.nofile)
+            self.argv = ["prlimit", f"--nofile={soft}:{hard}", "--", *self.argv]
         kwargs = {}
         if self.sandbox is not None:
             kwargs = self.sandbox.popen_kwargs(self)
@@ -157,9 +162,10 @@ class Program:
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def restarted(self) -> "Program":
-        """A new run of the same program with the same arguments (same port)."""
-        return Program(self.spec, self.values, stdin=self.stdin, sandbox=self.sandbox).start()
+    def restarted_unstarted(self) -> "Program":
+        """A new run of the same program with the same arguments (same port),
+        not started yet."""
+        return Program(self.spec, self.values, stdin=self.stdin, sandbox=self.sandbox, nofile=self.nofile)
 
     # -- messages ---------------------------------------------------------
 
