@@ -30,6 +30,8 @@ def _argv(kata_id: str, args) -> list[str]:
         argv += ["--evidence", f"{args.evidence}/{kata_id}"]
     if args.no_isolation:
         argv.append("--no-isolation")
+    if args.reveal:
+        argv.append("--reveal")
     for folder in args.checks:
         argv += ["--checks", folder]
     return argv
@@ -77,7 +79,7 @@ def check_all(args) -> int:
     reporter = None
     if args.format == "text":
         from grader.report.text import TextReporter
-        reporter = TextReporter(verbose=args.verbose)
+        reporter = TextReporter(verbose=args.verbose, reveal=args.reveal)
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [pool.submit(_grade, kata, args) for kata in katas]
@@ -94,6 +96,9 @@ def check_all(args) -> int:
     if reporter:
         reporter.course([_as_result(d) for d in results])
         reporter.console.print(f"[dim]graded in {time.monotonic() - start:.0f} s[/]")
+    elif args.format == "junit":
+        from grader.report.junit import junit_xml
+        print(junit_xml([{k: v for k, v in d.items() if k != "exit"} for d in results]), end="")
     else:
         from grader.report.json_report import course_json, dumps
         print(dumps(course_json([{k: v for k, v in d.items() if k != "exit"} for d in results])))

@@ -3,12 +3,35 @@
 
 from __future__ import annotations
 
+import socket
+
 from grader.errors import Failure
-from grader.probes import diff
+from grader.probes import diff, tcp
 from grader.probes.tcp import Exchange
 
 RECV_LOOP = ("recv returns whatever has arrived so far, often less than was sent: "
              "loop on recv until it returns b'' and sendall each chunk")
+
+
+def greets(params) -> bool:
+    """A greeting server (kata9, ``greeting = true`` in its params) sends one
+    line of its own first; the echo checks read it and judge what follows."""
+    return bool(params.get("greeting", False))
+
+
+def connect(server, clock, base: float = 2.0) -> socket.socket:
+    """A connection to the server, or a Failure saying in the learner's words
+    why there is none (refused, or no handshake within the deadline)."""
+    try:
+        return tcp.connect(server.host, server.port, clock(base))
+    except ConnectionRefusedError:
+        server.require_alive(f"before the grader connected to {server.hostport}")
+        raise Failure(f"connection refused on {server.hostport}",
+                      hint="the server is not listening (any more) on that address and port",
+                      details=server.program.stderr_excerpt()) from None
+    except (socket.timeout, TimeoutError):
+        raise Failure(f"connecting to {server.hostport} did not complete within {clock(base):.1f} s",
+                      hint="the server's listen backlog is full or it stopped accepting") from None
 
 
 def try_it(server, shell: str) -> str:
@@ -32,6 +55,16 @@ def judge(ex: Exchange, payload: bytes, server, *, what: str, clock, timeout_bas
     if ex.timed_out and ex.phase == "connect":
         raise Failure(f"connecting to {server.hostport} did not complete within {clock(timeout_base):.1f} s",
                       hint="the server's listen backlog is full or it stopped accepting", details=details)
+    if ex.phase == "greeting":
+        if ex.timed_out:
+            how = f"waited {clock(timeout_base):.1f} s"
+        elif ex.reset or ex.eof:
+            how = f"then the server {'reset' if ex.reset else 'closed'} the connection"
+        else:
+            how = "no newline in the first 256 bytes"
+        raise Failure(f"{what}: expected a greeting line first, got {diff.short(got) if got else 'nothing'} ({how})",
+                      hint="send the one-line greeting (ADDR PORT\\n) as soon as accept() returns, then echo",
+                      details=details)
     if got != payload[:len(got)] or len(got) > len(payload):
         lines = diff.describe(payload, got)
         if len(got) > len(payload) and got[:len(payload)] == payload:

@@ -3,6 +3,7 @@ closes it. These checks read the server's descriptor table in /proc."""
 
 import time
 
+from grader.checks._echo import connect, greets
 from grader.engine.check import check, fail
 from grader.probes import proc, tcp
 
@@ -16,7 +17,7 @@ def test_keeps_listening_and_connected_apart(server, clock):
     """The listening socket only hands out connections; each connection is its
     own descriptor on the same port. Closing or reusing the wrong one is the
     most common first-server bug."""
-    with tcp.connect(server.host, server.port, clock(2.0)) as sock:
+    with connect(server, clock) as sock:
         client_port = sock.getsockname()[1]
         tcp.wait_accepted(lambda: proc.tree_connections(server.pid), client_port, clock(2.0))
         conns = proc.tree_connections(server.pid, "tcp")
@@ -63,14 +64,16 @@ def _explain(before: dict, after: dict) -> list[str]:
 @check(f"holds no more descriptors after {CONNECTIONS} connections than before",
        hint="close the connected socket when its client leaves (a `with conn:` block does it even on errors)",
        timeout=60.0)
-def test_closes_every_connected_socket(server, clock, rng):
+def test_closes_every_connected_socket(server, clock, rng, params):
     """A server that leaks one descriptor per client dies after about a
     thousand clients with "Too many open files" (the RLIMIT_NOFILE limit)."""
     # A first connection settles whatever the server opens lazily.
-    tcp.echo_exchange(server.host, server.port, b"warm-up\n", timeout=clock(3.0), settle=None)
+    greeting = greets(params)
+    tcp.echo_exchange(server.host, server.port, b"warm-up\n", timeout=clock(3.0), settle=None, greeting=greeting)
     before = _quiet_table(server, clock)
     for n in range(CONNECTIONS):
-        ex = tcp.echo_exchange(server.host, server.port, b"connection %d\n" % n, timeout=clock(3.0), settle=0)
+        ex = tcp.echo_exchange(server.host, server.port, b"connection %d\n" % n, timeout=clock(3.0), settle=0,
+                               greeting=greeting)
         if ex.data != b"connection %d\n" % n:
             server.require_alive(f"during connection {n + 1} of {CONNECTIONS}")
             fail(f"connection {n + 1} of {CONNECTIONS} did not get its echo "

@@ -6,6 +6,7 @@ import time
 
 import psutil
 
+from grader.checks._echo import connect, greets
 from grader.engine.check import check, fail
 from grader.errors import ProgramUnavailable
 from grader.probes import proc, tcp
@@ -41,11 +42,11 @@ def _make_time_wait(host: str, port: int) -> None:
        hint="set SO_REUSEADDR on the listening socket before bind(): the old connection's TIME_WAIT "
             "otherwise blocks the port for a minute",
        timeout=40.0)
-def test_restarts_on_same_port_at_once(launcher, clock):
+def test_restarts_on_same_port_at_once(launcher, clock, params):
     """Servers crash and get restarted by their supervisor in milliseconds; a
     server that cannot bind for a minute after a crash is down for that minute."""
     first = launcher.fresh()
-    sock = tcp.connect(first.host, first.port, clock(2.0))
+    sock = connect(first, clock)
     if not tcp.wait_accepted(lambda: proc.tree_connections(first.pid), sock.getsockname()[1], clock(2.0)):
         sock.close()
         fail(f"the server did not accept a connection within {clock(2.0):.1f} s")
@@ -69,6 +70,7 @@ def test_restarts_on_same_port_at_once(launcher, clock):
             fail(f"restarted on port {first.port} while the old connection was in TIME_WAIT: "
                  "bind failed with EADDRINUSE (Address already in use)", details=exc.details)
         fail(f"restarted on port {first.port}: {exc.message}", details=exc.details)
-    ex = tcp.echo_exchange(second.host, second.port, b"after the restart\n", timeout=clock(3.0))
+    ex = tcp.echo_exchange(second.host, second.port, b"after the restart\n", timeout=clock(3.0),
+                           greeting=greets(params))
     if ex.data != b"after the restart\n":
         fail("after the restart, the server did not echo", details=[f"server> {ex.data!r}"])

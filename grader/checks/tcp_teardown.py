@@ -3,7 +3,7 @@ never a RST, and clients that reset or vanish do not bring the server down."""
 
 import socket
 
-from grader.checks._echo import judge
+from grader.checks._echo import connect, greets, judge
 from grader.engine.check import check, fail
 from grader.probes import proc, tcp, wire
 
@@ -25,11 +25,14 @@ class _Proof:
        hint="read until recv returns b'' before close(): closing with unread data, or with SO_LINGER 0, "
             "sends a RST that can destroy data in flight",
        needs_wire=True)
-def test_closes_with_fin_after_all_data(server, tap, clock, rng, evidence):
+def test_closes_with_fin_after_all_data(server, tap, clock, rng, evidence, params):
     """A FIN says "I am done, and you got everything"; a RST says "forget this
     connection", and the peer may lose data it had not read yet."""
     payload = rng.randbytes(16 * 1024)
-    ex = tcp.echo_exchange(server.host, server.port, payload, timeout=clock(5.0), settle=None)
+    ex = tcp.echo_exchange(server.host, server.port, payload, timeout=clock(5.0), settle=None,
+                           greeting=greets(params))
+    if ex.refused:
+        judge(ex, payload, server, what="the echo before the FIN", clock=clock, timeout_base=5.0)
     segments = tap.server_teardown(ex.local_port, clock(2.0))
     proof = _Proof(tap, segments, server.port, ex.local_port, evidence)
     from_server = [s for s in segments if s.sport == server.port]
@@ -44,17 +47,18 @@ def test_closes_with_fin_after_all_data(server, tap, clock, rng, evidence):
     synack = next((s for s in from_server if s.flags & wire.SYN), None)
     if synack is not None:
         sent_by_server = (fins[0].seq - synack.seq - 1) % 2**32
-        if sent_by_server < len(payload):
-            fail(f"the server sent its FIN after only {sent_by_server} of {len(payload)} echoed bytes",
+        owed = len(payload) + len(ex.greeting or b"")
+        if sent_by_server < owed:
+            fail(f"the server sent its FIN after only {sent_by_server} of {owed} bytes it owed",
                  hint="close only after everything has been echoed: a half-closed client is still reading", **proof.kept())
     judge(ex, payload, server, what="the echo before the FIN", clock=clock, timeout_base=5.0)
 
 
-def _still_serves(server, clock, after: str):
+def _still_serves(server, clock, after: str, greeting: bool):
     if not server.alive:
         raise server.died_during(after)
     payload = b"are you still there?\n"
-    ex = tcp.echo_exchange(server.host, server.port, payload, timeout=clock(3.0))
+    ex = tcp.echo_exchange(server.host, server.port, payload, timeout=clock(3.0), greeting=greeting)
     if not server.alive:
         raise server.died_during(after)
     judge(ex, payload, server, what=f"a new client {after}", clock=clock, timeout_base=3.0)
@@ -63,30 +67,30 @@ def _still_serves(server, clock, after: str):
 @check("keeps serving after a client resets its connection",
        hint="wrap each client's recv/sendall loop in try/except ConnectionError (ConnectionResetError, "
             "BrokenPipeError): one client's failure must not end the server")
-def test_survives_client_reset(server, clock):
+def test_survives_client_reset(server, clock, params):
     """Clients crash, time out and get killed: on the Internet a RST is a daily
     event, and it must cost one connection, not the whole server."""
     # No data first: the server is then surely blocked in recv on this
     # connection when the RST arrives.
-    sock = tcp.connect(server.host, server.port, clock(2.0))
+    sock = connect(server, clock)
     if not tcp.wait_accepted(lambda: proc.tree_connections(server.pid), sock.getsockname()[1], clock(2.0)):
         sock.close()
         fail(f"the server did not accept a connection within {clock(2.0):.1f} s")
     tcp.reset_close(sock)
-    _still_serves(server, clock, "after another client reset its connection")
+    _still_serves(server, clock, "after another client reset its connection", greets(params))
 
 
 @check("keeps serving after a client vanishes mid-stream",
        hint="sendall to a client that has gone raises BrokenPipeError or ConnectionResetError: catch "
             "ConnectionError around each client, close its socket and carry on")
-def test_survives_client_vanishing(server, clock):
+def test_survives_client_vanishing(server, clock, params):
     """A client that disappears while the server is still sending makes the
     server's sendall fail; the server must drop that client and carry on."""
-    sock = tcp.connect(server.host, server.port, clock(2.0))
+    sock = connect(server, clock)
     try:
         sock.settimeout(clock(2.0))
         sock.sendall(b"x" * (2 * 1024 * 1024))
     except (socket.timeout, TimeoutError, OSError):
         pass  # a server that stops reading is judged by the echo below
     sock.close()  # unread echo in our receive queue: the kernel answers with RST
-    _still_serves(server, clock, "after another client vanished mid-stream")
+    _still_serves(server, clock, "after another client vanished mid-stream", greets(params))

@@ -30,6 +30,9 @@ class GradingContext:
     # Values for the kata's extra flags ({root}, {timeout}, ...), filled in by
     # the fixtures that prepare them (kata10's document root, say).
     flag_values: dict = field(default_factory=dict)
+    # True when this run has a network namespace of its own: only then may a
+    # check change per-namespace sysctls (kata9 sets net.ipv6.bindv6only).
+    private_network: bool = False
 
 
 CONTEXT = pytest.StashKey[GradingContext]()

@@ -24,6 +24,7 @@ class Scorecard:
         self.ctx = ctx
         self.results: dict[str, CheckResult] = {}
         self.missing: list[str] = []
+        self.clashes: list[str] = []  # instructor checks named like a course check
         self._started: dict[str, float] = {}
 
     @pytest.hookimpl(tryfirst=True)
@@ -40,7 +41,11 @@ class Scorecard:
                 continue
             cid = check_id(item.name)
             extra = str(item.path).startswith(tuple(str(d) for d in self.ctx.extra_check_dirs))
-            if cid in wanted or (extra and cid not in by_id):
+            if extra and (cid in wanted or cid in by_id):
+                # Never let an instructor's file silently replace a course check.
+                self.clashes.append(f"{item.name} in {item.path.name}")
+                continue
+            if cid in wanted or extra:
                 by_id[cid] = item
         self.missing = [cid for cid in wanted if cid not in by_id]
         order = list(wanted) + [cid for cid in by_id if cid not in wanted]

@@ -131,7 +131,7 @@ class Launcher:
             self._started_once = True
             return server
         except ProgramUnavailable as exc:
-            if not self._started_once:
+            if not self._started_once and self._broken is None:
                 self._broken = exc
             raise
 

@@ -33,6 +33,7 @@ class Exchange:
     elapsed: float = 0.0
     local_port: int = 0
     first_byte_after: float | None = None
+    greeting: bytes | None = None   # the line a greeting server sent first (echo_exchange(greeting=True))
 
     @property
     def data(self) -> bytes:
@@ -63,12 +64,16 @@ def reset_close(sock: socket.socket) -> None:
 
 
 def echo_exchange(host: str, port: int, payload: bytes, *, timeout: float, half_close: bool = True,
-                  extra: int = 64 * 1024, settle: float | None = 0.25) -> Exchange:
+                  extra: int = 64 * 1024, settle: float | None = 0.25, greeting: bool = False) -> Exchange:
     """Send ``payload`` while reading whatever comes back, then (optionally)
     half-close and read until EOF, reset, the deadline, ``len(payload) +
     extra`` bytes, or ``settle`` seconds after the whole echo came back
     (None: wait for EOF). Writing and reading are interleaved so that a server that
-    echoes as it goes is never blocked by our full receive buffer."""
+    echoes as it goes is never blocked by our full receive buffer.
+
+    ``greeting``: the server speaks first with one line (kata9); it is read
+    before anything is sent, kept in ``ex.greeting`` and not counted as echo.
+    If it never comes, the exchange ends with ``phase == "greeting"``."""
     ex = Exchange()
     start = time.monotonic()
     deadline = start + timeout
@@ -87,6 +92,16 @@ def echo_exchange(host: str, port: int, payload: bytes, *, timeout: float, half_
         ex.refused = not ex.reset
         return ex
     ex.local_port = sock.getsockname()[1]
+    if greeting:
+        line, outcome = read_line(sock, deadline - time.monotonic())
+        if outcome != "ok":
+            ex.timed_out, ex.eof, ex.reset = outcome == "timeout", outcome == "eof", outcome == "reset"
+            ex.phase = "greeting"
+            ex.received += line
+            ex.elapsed = time.monotonic() - start
+            sock.close()
+            return ex
+        ex.greeting = line
     cap = len(payload) + extra
     sock.setblocking(False)
     view = memoryview(payload)
@@ -167,6 +182,33 @@ def round_trip(sock: socket.socket, message: bytes, timeout: float) -> tuple[byt
     except (ConnectionResetError, BrokenPipeError):
         return bytes(got), time.monotonic() - start, "reset"
     return bytes(got), time.monotonic() - start, "ok"
+
+
+def read_line(sock: socket.socket, timeout: float, cap: int = 256) -> tuple[bytes, str]:
+    """Read one line (through its newline) and not a byte more, for a server
+    that speaks first. Returns (what was read, outcome): ok, eof, reset,
+    timeout, or long (``cap`` bytes and no newline)."""
+    got = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while len(got) < cap:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return bytes(got), "timeout"
+            sock.settimeout(left)
+            # Peek first, so that echo bytes after the line stay in the queue.
+            chunk = sock.recv(cap - len(got), socket.MSG_PEEK)
+            if not chunk:
+                return bytes(got), "eof"
+            end = chunk.find(b"\n")
+            got += sock.recv(len(chunk) if end < 0 else end + 1)
+            if end >= 0:
+                return bytes(got), "ok"
+    except (socket.timeout, TimeoutError):
+        return bytes(got), "timeout"
+    except (ConnectionResetError, BrokenPipeError):
+        return bytes(got), "reset"
+    return bytes(got), "long"
 
 
 def read_more(sock: socket.socket, wait: float, cap: int = 4096) -> bytes:

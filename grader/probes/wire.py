@@ -21,6 +21,7 @@ from pathlib import Path
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+SO_RCVBUFFORCE = 33          # SO_RCVBUF past net.core.rmem_max (CAP_NET_ADMIN)
 
 
 def available() -> str | None:
@@ -88,12 +89,21 @@ def _parse(frame: bytes, t: float) -> Segment | None:
 class Tap:
     """Records TCP segments to or from ``port`` on lo while open."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, *, buffer: int | None = None):
         self.port = port
         self.segments: list[Segment] = []
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        if buffer:
+            # Hundreds of connections closing at once overflow the default
+            # buffer (about 200 KB) before the reader thread drains it.
+            for option in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
+                try:
+                    self._sock.setsockopt(socket.SOL_SOCKET, option, buffer)
+                    break
+                except OSError:
+                    continue
         self._sock.bind(("lo", 0))
         self._sock.settimeout(0.05)
         self._thread = threading.Thread(target=self._run, daemon=True)

@@ -17,10 +17,12 @@ MARKS = {PASSED: "[green]✓[/]", FAILED: "[red]✗[/]", NOT_RUN: "[yellow]–[/
 
 
 class TextReporter:
-    def __init__(self, console: Console | None = None, verbose: bool = False):
+    def __init__(self, console: Console | None = None, verbose: bool = False, reveal: bool = False):
         # Bound to the real stdout now: pytest's run redirects sys.stdout later.
-        self.console = console or Console(file=sys.stdout, highlight=False, soft_wrap=False)
+        self.console = console or Console(file=sys.stdout, highlight=False,
+                                          soft_wrap=not sys.stdout.isatty())
         self.verbose = verbose
+        self.reveal = reveal  # an instructor's run: hidden checks in full
 
     def start(self, kata, program: str) -> None:
         self.console.print(f"[bold]{kata.id}[/] · {escape(kata.title)}  [dim]({escape(program)})[/]")
@@ -28,8 +30,9 @@ class TextReporter:
     def check(self, result: CheckResult) -> None:
         c = self.console
         points = f"{result.score}/{result.max_score}" if result.status != NOT_RUN else "not run"
-        c.print(f"  {MARKS[result.status]} {escape(result.name)} [dim]{points}[/]")
-        if result.hidden and result.status != PASSED:
+        tag = " [dim](hidden)[/]" if result.hidden else ""
+        c.print(f"  {MARKS[result.status]} {escape(result.name)}{tag} [dim]{points}[/]")
+        if result.hidden and result.status != PASSED and not self.reveal:
             c.print("      [dim](a hidden check: its details are shown after the due date)[/]")
             return
         if result.status == PASSED and not self.verbose:

@@ -3,6 +3,7 @@ environment. A LaunchSpec is pure data; ``Program`` does the starting."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -77,9 +78,17 @@ class LaunchSpec:
     def fresh_workdir(self) -> Path:
         """A new copy of the learner's folder: what one run writes, the next
         never sees."""
+        from grader.runner import sandbox
+        run = sandbox.current()
+        with run.as_root() if run is not None else contextlib.nullcontext():
+            return self._copy_to_workdir()
+
+    def _copy_to_workdir(self) -> Path:
         workdir = Path(tempfile.mkdtemp(prefix="kata-run-"))
         if self.source is not None:
-            shutil.copytree(self.source, workdir, dirs_exist_ok=True,
+            # Links are copied as links: following them, the grader (maybe
+            # root) would copy whatever they point at into the program's reach.
+            shutil.copytree(self.source, workdir, dirs_exist_ok=True, symlinks=True,
                             ignore=shutil.ignore_patterns("__pycache__", ".git"))
         os.chmod(workdir, 0o755)
         return workdir

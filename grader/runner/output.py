@@ -55,5 +55,9 @@ class OutputTail:
         return lines[-n:]
 
     @property
+    def limit(self) -> int:
+        return self._limit
+
+    @property
     def flooded(self) -> bool:
         return self.total > self._limit

@@ -5,7 +5,10 @@ Why this is more than ``killpg``: a program may fork children that call
 them. The grader makes itself a *child subreaper* (prctl), so any orphan in the
 tree is re-parented to the grader instead of init, where it can still be
 found; ``kill_everything`` then kills the whole tree, repeatedly, until nothing
-is left (a fork bomb keeps forking between two scans)."""
+is left (a fork bomb keeps forking between two scans). In a private PID
+namespace (isolation.py) orphans go to the namespace's init instead: its
+children are orphans too, and the init itself is infrastructure, never a
+victim."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import psutil
 
 PR_SET_CHILD_SUBREAPER = 36
 _owned: set[int] = set()  # pids of programs the grader started itself (Popen)
+_inits: set[int] = set()  # the PID namespace's init: its children are orphans
 
 
 def become_subreaper() -> bool:
@@ -36,6 +40,18 @@ def disown(pid: int) -> None:
     _owned.discard(pid)
 
 
+def adopt_init(pid: int | None) -> None:
+    """Orphans of the run are re-parented to this process (a PID namespace's
+    init) rather than to the grader."""
+    _inits.clear()
+    if pid is not None:
+        _inits.add(pid)
+
+
+def inits() -> set[int]:
+    return set(_inits)
+
+
 def tree(pid: int) -> list[psutil.Process]:
     """The process and all its descendants still running (zombies included)."""
     try:
@@ -48,16 +64,20 @@ def tree(pid: int) -> list[psutil.Process]:
 def orphans() -> list[psutil.Process]:
     """Processes re-parented to the grader that it did not start itself: the
     leftovers of some learner program whose parent died."""
+    found = []
     try:
-        me = psutil.Process()
-        found = []
-        for child in me.children(recursive=False):
-            if child.pid not in _owned:
+        for child in psutil.Process().children(recursive=False):
+            if child.pid not in _owned and child.pid not in _inits:
                 found.append(child)
                 found.extend(child.children(recursive=True))
-        return found
     except psutil.Error:
-        return []
+        pass
+    for pid in _inits:
+        try:
+            found.extend(psutil.Process(pid).children(recursive=True))
+        except psutil.Error:
+            continue
+    return found
 
 
 def _session_members(sid: int) -> list[psutil.Process]:
@@ -80,29 +100,77 @@ def _reap_orphans() -> None:
             pass
 
 
-def kill_everything(pid: int, sid: int | None = None, deadline: float = 5.0) -> bool:
-    """SIGKILL the tree rooted at ``pid``, its session and the grader's orphans,
-    until none is left or ``deadline`` seconds pass. True when all are gone."""
+def _snapshot() -> dict[int, tuple[int, int, str]]:
+    """pid -> (parent pid, session id, state letter), for every process, in
+    one pass over /proc (fast enough while a fork bomb starves the grader)."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            table[int(name)] = (int(fields[1]), int(fields[3]), fields[0].decode())
+        except (OSError, ValueError, IndexError):
+            continue
+    return table
+
+
+def _victims(table, pid: int, sid: int | None, with_orphans: bool) -> set[int]:
+    me = os.getpid()
+    children: dict[int, list[int]] = {}
+    for child, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(child)
+    todo = [pid]
+    if with_orphans:
+        todo += [c for c in children.get(me, ()) if c not in _owned and c not in _inits]
+        todo += [c for init in _inits for c in children.get(init, ())]
+    found: set[int] = set()
+    while todo:
+        p = todo.pop()
+        if p in found or p not in table:
+            continue
+        found.add(p)
+        todo.extend(children.get(p, ()))
+    if sid is not None:
+        found |= {p for p, (_, s, _) in table.items() if s == sid}
+    found -= {me, *_inits}
+    return {p for p in found if table[p][2] not in ("Z", "X")}
+
+
+def _signal(pids, sig) -> None:
+    for p in pids:
+        try:
+            os.kill(p, sig)
+        except OSError:
+            pass
+
+
+def kill_everything(pid: int, sid: int | None = None, deadline: float = 5.0,
+                    with_orphans: bool = True) -> bool:
+    """SIGKILL the tree rooted at ``pid``, its session and (``with_orphans``)
+    the run's orphans, until none is left or ``deadline`` seconds pass. True
+    when all are gone.
+
+    A fork bomb refills every slot a kill frees, faster than a scan-and-kill
+    loop can empty them: so everything found is first *stopped* (SIGSTOP
+    cannot be caught, and a stopped process cannot fork), scan after scan
+    until a scan finds nothing new running, and only then killed."""
     end = time.monotonic() + deadline
+    stopped: set[int] = set()
+    while time.monotonic() < end:
+        fresh = _victims(_snapshot(), pid, sid, with_orphans) - stopped
+        if not fresh:
+            break
+        _signal(fresh, signal.SIGSTOP)
+        stopped |= fresh
     while True:
-        victims = {p.pid: p for p in tree(pid)}
-        if sid is not None:
-            victims.update({p.pid: p for p in _session_members(sid)})
-        victims.update({p.pid: p for p in orphans()})
-        victims.pop(os.getpid(), None)
-        alive = []
-        for proc in victims.values():
-            try:
-                if proc.status() == psutil.STATUS_ZOMBIE:
-                    continue
-                proc.send_signal(signal.SIGKILL)
-                alive.append(proc)
-            except psutil.Error:
-                continue
+        alive = _victims(_snapshot(), pid, sid, with_orphans)
+        _signal(alive | stopped, signal.SIGKILL)
+        stopped = set()
         _reap_orphans()
         if not alive:
             return True
-        psutil.wait_procs(alive, timeout=0.2)
-        _reap_orphans()
         if time.monotonic() > end:
             return False
+        time.sleep(0.005)

@@ -1,0 +1,1 @@
+"""Where courses run the grader: Gradescope, GitHub Classroom."""

@@ -1,0 +1,51 @@
+"""HOSTILE: serves correctly, and leaves a helper that escaped its tree and ignores signals."""
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+def serve(host, port):
+    """A correct kata1 echo server: what the hostile part is bolted onto."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen()
+        while True:
+            conn, _ = listener.accept()
+            with conn:
+                try:
+                    while data := conn.recv(65536):
+                        conn.sendall(data)
+                except OSError:
+                    pass
+
+
+def args():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", required=True, type=int)
+    return parser.parse_args()
+
+
+def helper():
+    os.setsid()
+    if os.fork():
+        os._exit(0)                   # the helper is now an orphan in its own session
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1):
+        signal.signal(sig, signal.SIG_IGN)
+    while True:
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    a = args()
+    pid = os.fork()
+    if pid == 0:
+        helper()
+    os.waitpid(pid, 0)
+    serve(a.host, a.port)

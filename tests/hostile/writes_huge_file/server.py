@@ -1,0 +1,41 @@
+"""HOSTILE: writes a file without end before listening."""
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+def serve(host, port):
+    """A correct kata1 echo server: what the hostile part is bolted onto."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen()
+        while True:
+            conn, _ = listener.accept()
+            with conn:
+                try:
+                    while data := conn.recv(65536):
+                        conn.sendall(data)
+                except OSError:
+                    pass
+
+
+def args():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", required=True, type=int)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    a = args()
+    chunk = b"x" * (1 << 20)
+    with open("log.txt", "wb") as f:
+        while True:
+            f.write(chunk)
+    serve(a.host, a.port)

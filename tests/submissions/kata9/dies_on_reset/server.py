@@ -1,0 +1,65 @@
+"""BROKEN ON PURPOSE: it serves clients one at a time in the main thread with no exception handling, so a client that resets its connection crashes the whole server.
+
+kata9: a dual-stack TCP echo server.
+
+Your echo server moves to a building with two front doors, one for IPv4
+visitors and one for IPv6 visitors, but it has only one receptionist: a
+single IPv6 socket that also answers the IPv4 door. Every visitor is first
+told who they look like from the inside, one line `ADDR PORT\n` (an IPv4
+visitor looks like `::ffff:127.0.0.1 54321`), and then everything they say is
+echoed back, as in kata1.
+
+Run it:   python server.py --host :: --port 9000
+Grade it: grader check kata9
+"""
+
+import argparse
+import signal
+import socket
+import sys
+import threading
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description="dual-stack TCP echo server with a greeting line")
+    parser.add_argument("--host", required=True, help="literal address to listen on: ::, ::1, 127.0.0.1, ...")
+    parser.add_argument("--port", required=True, type=int, help="TCP port to listen on")
+    return parser.parse_args()
+
+
+def greet_and_echo(conn, peer):
+    """Tell the client who it is, then echo until its end of stream."""
+    # An AF_INET6 peer is (host, port, flowinfo, scope_id), an AF_INET one
+    # (host, port): the first two are what we report, untouched.
+    addr, peer_port = peer[0], peer[1]
+    with conn:
+        conn.sendall(f"{addr} {peer_port}\n".encode("ascii"))
+        while data := conn.recv(65536):
+            conn.sendall(data)
+
+
+def serve(host, port):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            # The default comes from /proc/sys/net/ipv6/bindv6only and differs
+            # between systems (0 on Linux, 1 on some BSDs and on Windows): say
+            # what we want, so that `::` also accepts IPv4 peers everywhere.
+            listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        listener.bind((host, port))
+        listener.listen()
+        while True:
+            conn, peer = listener.accept()
+            greet_and_echo(conn, peer)
+
+
+def main():
+    args = parse_args()
+    # The grader stops your server with SIGTERM; exit quietly when it does.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    serve(args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()
