@@ -7,9 +7,7 @@ catches those that leave the session too.
 How the grader knows a server is ready: it watches the kernel's socket tables
 for a socket bound to the port it gave, owned by the program's process tree,
 with a deadline. No fixed sleep: a fast program is probed at once, a slow one
-gets the whole allowance. Where the grader cannot read the tree's descriptors
-(root without CAP_SYS_PTRACE, the program running as another uid), the
-socket is recognised in /proc/net by its port, state and owner uid instead.
+gets the whole allowance.
 
 Containment (sandbox.py): the program is started through the run's sandbox,
 whose wrappers each exec the next, so ``pid`` is the program's own. The
@@ -140,7 +138,7 @@ class Program:
                     hint = ("a server runs until it receives SIGTERM: never exit on your own, and do not "
                             "daemonize (fork and let the parent exit)")
                 raise ProgramUnavailable(notice, hint=hint, details=self.stderr_excerpt())
-            if proc.bound_socket(self.pid, transport, port) is not None or self._bound_by_uid(transport, port):
+            if proc.bound_socket(self.pid, transport, port) is not None:
                 return time.monotonic() - start
             if time.monotonic() > end:
                 raise ProgramUnavailable(
@@ -149,15 +147,6 @@ class Program:
                     hint="bind() to exactly the --host and --port you were given, then listen()",
                     details=self.stderr_excerpt())
             time.sleep(POLL)
-
-    def _bound_by_uid(self, transport: str, port: int) -> bool:
-        """Readiness without reading the program's descriptors: a socket in
-        /proc/net on ``port`` (listening, for TCP) owned by the program's uid.
-        Only used where that uid runs nothing but this run's programs."""
-        sandbox = self._sandbox
-        if sandbox is None or sandbox.identity is None or sandbox.inspectable:
-            return False
-        return proc_net_bound(transport, port, sandbox.identity.uid)
 
     def stop(self, grace: float = 1.0) -> ExitInfo:
         """SIGTERM, then SIGKILL after ``grace`` seconds; everything it started
@@ -285,27 +274,6 @@ class Program:
     @property
     def not_implemented(self) -> bool:
         return bool(self.stderr) and "NotImplementedError" in self.stderr.text()
-
-
-def proc_net_bound(transport: str, port: int, uid: int) -> bool:
-    """A socket on local ``port`` owned by ``uid`` in /proc/net/{tcp,tcp6}
-    (state LISTEN) or {udp,udp6}: readable by anyone, no descriptor needed."""
-    for table in (f"/proc/net/{transport}", f"/proc/net/{transport}6"):
-        try:
-            with open(table) as f:
-                next(f, None)
-                for line in f:
-                    fields = line.split()
-                    if len(fields) < 8:
-                        continue
-                    local_port = int(fields[1].rsplit(":", 1)[1], 16)
-                    if local_port != port or int(fields[7]) != uid:
-                        continue
-                    if transport == "udp" or fields[3] == "0A":
-                        return True
-        except (OSError, ValueError):
-            continue
-    return False
 
 
 def _fmt(host: str, port: int) -> str:

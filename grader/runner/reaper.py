@@ -80,17 +80,6 @@ def orphans() -> list[psutil.Process]:
     return found
 
 
-def _session_members(sid: int) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.pid != os.getpid() and os.getsid(proc.pid) == sid:
-                found.append(proc)
-        except (OSError, psutil.Error):
-            continue
-    return found
-
-
 def _reap_orphans() -> None:
     """Orphans re-parented to the grader become its zombies once killed."""
     for proc in orphans():

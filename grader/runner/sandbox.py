@@ -186,10 +186,14 @@ class Sandbox:
         chain: list[str] = []
         limits = self.limits if nofile is None else replace(self.limits, nofile=nofile)
         if self.cgroups is not None:
-            with self.as_root():
-                group = self.cgroups.group(limits.processes, limits.memory)
-            run._group = group
-            chain += ["/bin/sh", "-c", JOIN, "socket-katas-join", *group.procs_files, "--"]
+            try:
+                with self.as_root():
+                    group = self.cgroups.group(limits.processes, limits.memory)
+            except OSError:
+                group = None    # the watchdog and RLIMIT_NPROC still hold it
+            if group is not None:
+                run._group = group
+                chain += ["/bin/sh", "-c", JOIN, "socket-katas-join", *group.procs_files, "--"]
         if self.mount_proc:
             chain += ["unshare", "--mount-proc", "--"]
         chain += ["prlimit", *limits.prlimit_args(nproc=self._nproc(), data=not self.memory_cgroup), "--"]
@@ -351,11 +355,17 @@ def begin(params: dict, *, network: bool = True) -> Sandbox:
     notes = list(ns.notes)
     identity = cgroups = None
     if os.geteuid() == 0 and not ns.user:
-        identity, why = identities.claim()
+        try:
+            identity, why = identities.claim()
+        except OSError as exc:
+            identity, why = None, f"the uid drop failed: {exc}"
         if identity is None:
             notes.append(f"programs run as root here ({why}): they could signal the grader or change its files")
         if os.environ.get("GRADER_CGROUPS", "1") != "0":
-            cgroups, _ = RunCgroups.create()
+            try:
+                cgroups, _ = RunCgroups.create()
+            except OSError:
+                cgroups = None
     elif ns.pids is not None:
         notes.append(f"{ns.pids}: programs run as you and could signal your other processes")
     sandbox = Sandbox(Limits.for_kata(params), ns, identity, cgroups, notes)

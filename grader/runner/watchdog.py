@@ -69,17 +69,20 @@ class Watchdog:
 
     def over_limit(self, program) -> str | None:
         group = getattr(program, "_group", None)
+        tasks = memory = True          # still to be judged by scanning
         if group is not None:
             hits = group.events()
             if hits["processes"]:
                 return "processes"
             if hits["memory"]:
                 return "memory"
+            tasks, memory = not self.sandbox.pids_cgroup, not self.sandbox.memory_cgroup
+        if not (tasks or memory):
             return None
-        return scan(program.pid, self.sandbox.limits)
+        return scan(program.pid, self.sandbox.limits, tasks=tasks, memory=memory)
 
 
-def scan(pid: int, limits) -> str | None:
+def scan(pid: int, limits, *, tasks: bool = True, memory: bool = True) -> str | None:
     """Without a cgroup: count the tasks and the memory of the program's tree
     and of the run's orphans (where its daemons end up).
 
@@ -99,11 +102,10 @@ def scan(pid: int, limits) -> str | None:
             continue
         members.add(p)
         todo.extend(children.get(p, ()))
-    tasks = sum(table[p][1] for p in members if p in table)
-    if tasks >= limits.processes:
+    if tasks and sum(table[p][1] for p in members if p in table) >= limits.processes:
         return "processes"
     rss = sum(table[p][2] for p in members if p in table)
-    if rss < limits.memory:
+    if not memory or rss < limits.memory:
         return None
     if len(members) > PSS_MAX_PROCESSES:
         # Too many to weigh while they may be starving the grader of CPU: a
