@@ -342,10 +342,11 @@ def test_unprivileged_grader_survives_and_contains(case):
 # -- as root in a default Docker container (Gradescope) ---------------------------
 
 # What Docker's defaults take away: no namespaces (CAP_SYS_ADMIN), no network
-# administration, no reading another user's /proc entries (CAP_SYS_PTRACE),
-# and cgroups mounted read-only (GRADER_CGROUPS=0 stands in for that).
-DOCKER = ["setpriv", "--bounding-set=-sys_admin,-net_admin,-sys_ptrace",
-          "--inh-caps=-sys_admin,-net_admin,-sys_ptrace"]
+# administration, no reading another user's /proc entries (CAP_SYS_PTRACE), no
+# real-time priority or resource overrides, and cgroups mounted read-only
+# (GRADER_CGROUPS=0 stands in for that).
+DOCKER = ["setpriv", "--bounding-set=-sys_admin,-net_admin,-sys_ptrace,-sys_nice,-sys_resource",
+          "--inh-caps=-sys_admin,-net_admin,-sys_ptrace,-sys_nice,-sys_resource"]
 needs_docker_like = pytest.mark.skipif(
     os.geteuid() != 0 or UNPRIVILEGED is None,
     reason="needs root (to give up capabilities) and a grader Python readable by all users")

@@ -45,6 +45,18 @@ def conversation(run, peer, timeout: float, index: int = 0):
     return None
 
 
+def require_conversation(run, peer, timeout: float, *, index: int = 0, prefix: str = "", hint=None):
+    """The ``index``-th connection, or a Failure saying why there is none."""
+    conv = conversation(run, peer, timeout, index)
+    if conv is not None:
+        return conv
+    run.require_implemented()
+    state = run.death_notice("without connecting").removeprefix(f"{run.spec.label} ") if not run.alive else \
+        f"did not connect to {peer.hostport} within {timeout:.1f} s"
+    host_hint = FAMILY_HINT if ":" in peer.host else "connect to exactly the --host and --port you were given"
+    raise Failure(f"{prefix}your client {state}", hint=hint or host_hint, details=run.stderr_excerpt())
+
+
 def datagrams(run, peer, count: int, timeout: float) -> bool:
     """True once the peer has received ``count`` datagrams in all."""
     return run.wait_until(lambda: len(peer.datagrams) >= count, timeout)

@@ -31,6 +31,7 @@ PUSH_FOR = 10.0        # s, the push's time box (stretched)
 RSS_EVERY = 0.02       # s between RSS samples
 READ_BACK = 5.0        # s, plus 1 s per READ_RATE bytes (stretched)
 READ_RATE = 32 * MiB
+SETTLE = 0.25          # s after the whole echo, for bytes that should not come
 HINT = ("once a client's unsent echo passes a high-water mark (256 KiB, say), stop reading from it: drop "
         "EVENT_READ until the buffer drains (asyncio: await writer.drain() after each write)")
 
@@ -93,26 +94,30 @@ def _push(sock, data: stream.Stream, cap: int, limit: int, before: int, pid: int
 
 
 def _read_back(sock, verifier: stream.Verifier, want: int, timeout: float) -> str:
-    """Read until EOF, a reset, the deadline, or more than ``want`` bytes;
-    returns how it ended: eof, reset, timeout, extra."""
+    """Read until ``want`` bytes came (then SETTLE more, for bytes that should
+    not come), EOF, a reset, or the deadline. Returns how it ended: all, eof,
+    reset, timeout, extra. How the connection ends is the teardown checks'
+    business: all bytes and no FIN is "all"."""
     deadline = time.monotonic() + timeout
     sock.setblocking(True)
     try:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return "timeout"
+                return "all" if verifier.received == want else "timeout"
             sock.settimeout(left)
             chunk = sock.recv(1 << 20)
             if not chunk:
-                return "eof"
+                return "all" if verifier.received == want else "eof"
             verifier.feed(chunk)
             if verifier.received > want:
                 return "extra"
+            if verifier.received == want:
+                deadline = min(deadline, time.monotonic() + SETTLE)
     except (socket.timeout, TimeoutError):
-        return "timeout"
+        return "all" if verifier.received == want else "timeout"
     except OSError:
-        return "reset"
+        return "all" if verifier.received == want else "reset"
 
 
 @check("stops reading from a client that sends without reading (memory stays bounded), and loses no byte",
@@ -140,8 +145,9 @@ def test_applies_back_pressure(server, clock, rng, params):
                      "cap": "stopped at the cap", "time box": "stopped at the time box",
                      "reset": "the connection was reset", "closed": "the connection closed"}[push.ended]]
         if growth > limit:
+            still = " and was still growing when the grader stopped" if push.ended == "growth" else ""
             fail(f"while a client sent {pushed} without reading its echo, the server's memory grew by "
-                 f"{growth / MiB:,.0f} MiB (allowed: {limit / MiB:,.0f} MiB): it kept reading and buffering",
+                 f"{growth / MiB:,.0f} MiB{still} (allowed: {limit / MiB:,.0f} MiB): it kept reading and buffering",
                  details=memory)
         if push.ended == "reset":
             server.require_alive("while a client sent without reading")
@@ -158,7 +164,7 @@ def test_applies_back_pressure(server, clock, rng, params):
         ended = _read_back(sock, verifier, push.sent, timeout)
     finally:
         sock.close()
-    if verifier.exact and verifier.received == push.sent and ended == "eof":
+    if verifier.exact and ended == "all":
         return
     server.require_alive("while the client read its echo back")
     lines = memory + verifier.describe(push.sent)
@@ -177,10 +183,5 @@ def test_applies_back_pressure(server, clock, rng, params):
     if ended == "eof":
         fail(f"after sending {pushed} without reading, the client read back only {got} before the server "
              f"closed the connection", hint="close only after everything has been echoed", details=lines)
-    if verifier.received < push.sent:
-        fail(f"after sending {pushed} without reading, the client read back {got}, then waited "
-             f"{timeout:.1f} s for the rest", hint="start reading from a client again once its buffer drains",
-             details=lines)
-    fail(f"after sending {pushed} without reading and half-closing, the client got all {got} back, but the "
-         f"server never closed the connection (waited {timeout:.1f} s)",
-         hint="when recv returns b'' and the buffer is empty, close the connected socket", details=lines)
+    fail(f"after sending {pushed} without reading, the client read back {got}, then waited {timeout:.1f} s "
+         "for the rest", hint="start reading from a client again once its buffer drains", details=lines)

@@ -3,7 +3,7 @@ connect (TCP) or at the first sendto (UDP), a different one each run. A
 port's range alone proves nothing (PROBING.md): two runs are compared, and
 each must lie in this machine's ephemeral range."""
 
-from grader.checks._client import conversation, datagrams, ephemeral_range
+from grader.checks._client import datagrams, ephemeral_range, require_conversation
 from grader.engine.check import check, fail
 from grader.probes import wire
 
@@ -48,13 +48,8 @@ def test_connects_from_an_ephemeral_port(clients, peers, wire_ok, clock):
     ports = []
     for n in (1, 2):
         run = clients.start(peer.host, peer.port)
-        conv = conversation(run, peer, clock(3.0), index=n - 1)
-        if conv is None:
-            run.require_implemented()
-            state = run.death_notice("without connecting") if not run.alive else \
-                f"your client did not connect to {peer.hostport} within {clock(3.0):.1f} s"
-            fail(f"run {n}: {state}", details=run.stderr_excerpt(),
-                 hint=BIND_HINT if n == 2 else "connect to exactly the --host and --port you were given")
+        conv = require_conversation(run, peer, clock(3.0), index=n - 1, prefix=f"run {n}: ",
+                                    hint=BIND_HINT if n == 2 else None)
         cport = conv.client_port
         complete = tap.wait_for(lambda segs: not _handshake(segs, cport, peer.port), clock(1.0))
         if not complete:

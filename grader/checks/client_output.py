@@ -2,8 +2,8 @@
 reply while the person at the keyboard is still typing, whole however the
 server cuts it, and through a pipe as promptly as on a terminal."""
 
-from grader.checks._client import (FAMILY_HINT, SERVER_TCP, conversation, expect_output, missing_output,
-                                  try_it, typed_lines)
+from grader.checks._client import (SERVER_TCP, expect_output, missing_output, require_conversation, try_it,
+                                  typed_lines)
 from grader.engine.check import check, fail
 from grader.probes import diff
 
@@ -36,12 +36,7 @@ def test_prints_replies_as_they_arrive(clients, peers, clock):
     for host in ("127.0.0.1", "::1"):
         peer = peers.tcp(host)
         run = clients.start(host, peer.port)
-        if conversation(run, peer, clock(3.0)) is None:
-            run.require_implemented()
-            state = run.death_notice("without connecting") if not run.alive else "did not connect"
-            fail(f"with --host {host}, your client {state.removeprefix('your client ')}",
-                 hint=FAMILY_HINT if ":" in host else "connect to exactly the --host and --port you were given",
-                 details=run.stderr_excerpt())
+        require_conversation(run, peer, clock(3.0), prefix=f"with --host {host}, ")
         _converse(run, peer, LINES, clock, "talking to an echo server")
         peer.close()    # the server hangs up first: see client_fixtures
         run.stop()

@@ -11,6 +11,7 @@ course.toml's params: ``idle_window`` (seconds), ``hog_bytes``,
 
 from __future__ import annotations
 
+import select
 import socket
 import time
 
@@ -168,10 +169,11 @@ def _writable_watched(study) -> int:
 
 class _Pattern:
     """A long reproducible byte stream without holding it: a random block of
-    a length that no buffer size divides, repeated."""
+    a length that no buffer size divides, repeated. Printable (hex) on
+    purpose: binary data is the binary check's job."""
 
     def __init__(self, rng, period: int = MiB + 7):
-        block = rng.randbytes(period)
+        block = rng.randbytes(period // 2 + 1).hex().encode()[:period]
         self.period, self.twice = period, block + block
 
     def at(self, offset: int, n: int) -> bytes:
@@ -187,7 +189,6 @@ class _Pattern:
 def _push(sock, pattern: _Pattern, cap: int, stall: float, rss_of=None):
     """Send without reading until ``cap`` bytes went out or nothing moved for
     ``stall`` seconds. Returns (bytes sent, stalled, peak RSS seen)."""
-    import select
     sent, peak = 0, 0
     sock.setblocking(False)
     poller = select.poll()
@@ -248,10 +249,13 @@ def test_stops_reading_from_a_client_that_never_reads(server, clock, rng, params
     limit = int(params.get("hog_growth_mb", 32)) * MiB
     try:
         proc = psutil.Process(server.pid)
-        rss_of = lambda: proc.memory_info().rss  # noqa: E731
-        before = rss_of()
+        before = proc.memory_info().rss
     except psutil.Error:
         raise server.died_during("before the test began")
+
+    def rss_of() -> int:
+        return proc.memory_info().rss
+
     pattern = _Pattern(rng)
     hog = tcp.connect(server.host, server.port, clock(2.0))
     try:

@@ -73,7 +73,6 @@ class Study:
     verified: load.Tally | None = None
     left: list[snapshot.Snapshot] = field(default_factory=list)
     left_at: float | None = None
-    killed_first: bool = False
     death: str | None = None
     death_details: list[str] = field(default_factory=list)
     nofile: tuple[str, str] | None = None
@@ -212,7 +211,6 @@ def _drive(study: Study, server, clock, params: dict) -> None:
         # -- leave ----------------------------------------------------------------
         leave = params.get("leave", "close" if wanted <= 1000 else "kill")
         if leave == "kill":
-            study.killed_first = True
             server.program.kill()
             crowd.close()
             return

@@ -256,7 +256,6 @@ class UdpPeer(_Peer):
         self._sock.close()
 
 
-
 class Spoofer:
     """Sends UDP datagrams with a forged source address and port: what a
     stranger on the network could send. The packets are built with scapy

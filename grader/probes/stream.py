@@ -4,9 +4,9 @@ grader's memory.
 
 Rule 1: every record says where it belongs. The stream is a run of
 ``RECORD``-byte records, each opening with its own index in ASCII
-(``#00000000000002a\\n``), then filler drawn from the check's seed. A byte
-that arrives out of order, twice or not at all shifts what follows and is
-caught by the next record at the latest, and the report's hex window shows
+(``#0000000000002a\\n``), then printable filler drawn from the check's seed.
+A byte that arrives out of order, twice or not at all shifts what follows and
+is caught by the next record at the latest, and the report's hex window shows
 which record came instead.
 
 Rule 2: cheap. A piece is a join of ready-made slices (no per-byte Python
@@ -19,6 +19,7 @@ import hashlib
 
 RECORD = 4096
 _HEAD = 16          # b"#%014x\n"
+PRINTABLE = range(0x20, 0x7F)
 WINDOW = 8
 
 
@@ -26,7 +27,9 @@ class Stream:
     """The bytes at any offset of an endless, seeded, self-numbering stream."""
 
     def __init__(self, rng):
-        self.filler = rng.randbytes(RECORD - _HEAD)
+        # Printable on purpose: binary data is the binary echo check's job, so
+        # a server that decodes text loses that check, not this one too.
+        self.filler = bytes(rng.choices(PRINTABLE, k=RECORD - _HEAD))
 
     def record(self, index: int) -> bytes:
         return b"#%014x\n" % index + self.filler

@@ -138,7 +138,11 @@ class Program:
                     hint = ("a server runs until it receives SIGTERM: never exit on your own, and do not "
                             "daemonize (fork and let the parent exit)")
                 raise ProgramUnavailable(notice, hint=hint, details=self.stderr_excerpt())
-            if proc.bound_socket(self.pid, transport, port) is not None:
+            # The kernel's table first (one read): only a socket on the port
+            # is worth looking for in the tree, which costs a read per process
+            # of the tree (a fork bomb's is large, and the watchdog then needs
+            # the interpreter's attention more than this loop does).
+            if _port_in_use(transport, port) and proc.bound_socket(self.pid, transport, port) is not None:
                 return time.monotonic() - start
             if time.monotonic() > end:
                 raise ProgramUnavailable(
@@ -274,6 +278,22 @@ class Program:
     @property
     def not_implemented(self) -> bool:
         return bool(self.stderr) and "NotImplementedError" in self.stderr.text()
+
+
+def _port_in_use(transport: str, port: int) -> bool:
+    """Some socket (listening, for TCP) on local ``port`` in /proc/net."""
+    suffix = f":{port:04X}"
+    for table in (f"/proc/net/{transport}", f"/proc/net/{transport}6"):
+        try:
+            with open(table) as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split(None, 4)
+                    if len(fields) > 3 and fields[1].endswith(suffix) and (transport == "udp" or fields[3] == "0A"):
+                        return True
+        except OSError:
+            continue
+    return False
 
 
 def _fmt(host: str, port: int) -> str:

@@ -62,31 +62,46 @@ def tree(pid: int) -> list[psutil.Process]:
 
 
 def orphans() -> list[psutil.Process]:
-    """Processes re-parented to the grader that it did not start itself: the
+    """Processes re-parented to the grader that it did not start itself, or
+    to the run's PID namespace init, and all their descendants: the
     leftovers of some learner program whose parent died."""
     found = []
-    try:
-        for child in psutil.Process().children(recursive=False):
-            if child.pid not in _owned and child.pid not in _inits:
-                found.append(child)
-                found.extend(child.children(recursive=True))
-    except psutil.Error:
-        pass
-    for pid in _inits:
+    for pid in _orphan_pids(_snapshot()):
         try:
-            found.extend(psutil.Process(pid).children(recursive=True))
+            found.append(psutil.Process(pid))
         except psutil.Error:
             continue
     return found
 
 
-def _reap_orphans() -> None:
-    """Orphans re-parented to the grader become its zombies once killed."""
-    for proc in orphans():
-        try:
-            os.waitpid(proc.pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
+def _orphan_pids(table) -> list[int]:
+    me = os.getpid()
+    children: dict[int, list[int]] = {}
+    for child, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(child)
+    todo = [c for c in children.get(me, ()) if c not in _owned and c not in _inits]
+    todo += [c for init in _inits for c in children.get(init, ())]
+    found, seen = [], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        found.append(p)
+        todo.extend(children.get(p, ()))
+    return found
+
+
+def _reap_orphans(table=None) -> None:
+    """Orphans re-parented to the grader become its zombies once killed:
+    reap them (never a child the grader started itself: its Popen does)."""
+    me = os.getpid()
+    for pid, (ppid, _, state) in (table or _snapshot()).items():
+        if ppid == me and state == "Z" and pid not in _owned and pid not in _inits:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 
 def _snapshot() -> dict[int, tuple[int, int, str]]:
@@ -106,25 +121,23 @@ def _snapshot() -> dict[int, tuple[int, int, str]]:
 
 
 def _victims(table, pid: int, sid: int | None, with_orphans: bool) -> set[int]:
-    me = os.getpid()
     children: dict[int, list[int]] = {}
     for child, (ppid, _, _) in table.items():
         children.setdefault(ppid, []).append(child)
-    todo = [pid]
-    if with_orphans:
-        todo += [c for c in children.get(me, ()) if c not in _owned and c not in _inits]
-        todo += [c for init in _inits for c in children.get(init, ())]
     found: set[int] = set()
+    todo = [pid]
     while todo:
         p = todo.pop()
         if p in found or p not in table:
             continue
         found.add(p)
         todo.extend(children.get(p, ()))
+    if with_orphans:
+        found.update(_orphan_pids(table))
     if sid is not None:
         found |= {p for p, (_, s, _) in table.items() if s == sid}
-    found -= {me, *_inits}
-    return {p for p in found if table[p][2] not in ("Z", "X")}
+    found -= {os.getpid(), *_inits}
+    return {p for p in found if p in table and table[p][2] not in ("Z", "X")}
 
 
 def _signal(pids, sig) -> None:
@@ -154,10 +167,11 @@ def kill_everything(pid: int, sid: int | None = None, deadline: float = 5.0,
         _signal(fresh, signal.SIGSTOP)
         stopped |= fresh
     while True:
-        alive = _victims(_snapshot(), pid, sid, with_orphans)
+        table = _snapshot()
+        alive = _victims(table, pid, sid, with_orphans)
         _signal(alive | stopped, signal.SIGKILL)
         stopped = set()
-        _reap_orphans()
+        _reap_orphans(table)
         if not alive:
             return True
         if time.monotonic() > end:

@@ -153,7 +153,15 @@ class Sandbox:
         """Around the grading: the grading thread may read the programs'
         /proc entries (identity.py: as their uid on the file system, where
         root cannot otherwise)."""
-        return self.identity.fs_as_learner() if self.identity else contextlib.nullcontext()
+        if self.identity is None or self.identity.inspect != "fsuid":
+            return contextlib.nullcontext()
+        # Imported later, scapy would write its cache in root's home as the
+        # program's uid, and fail: import it now.
+        try:
+            import scapy.all  # noqa: F401
+        except Exception:   # a broken scapy is the wire checks' to report
+            pass
+        return self.identity.fs_as_learner()
 
     def as_root(self):
         """Around what only the grader's own identity may do (copy a
@@ -205,8 +213,10 @@ class Sandbox:
         """RLIMIT_NPROC for the next program. It counts every task of the
         program's real uid, so it is set above what that uid already runs."""
         if self.identity is not None:
-            # The run's own uid: only this run's programs count.
-            return self.limits.processes * 4 if self.pids_cgroup else self.limits.processes
+            # The run's own uid: only this run's programs count. Above the
+            # limit the watchdog enforces, so it sees a bomb cross the limit
+            # while it still forks, not spinning at a ceiling it never reaches.
+            return self.limits.processes * 4 if self.pids_cgroup else self.limits.processes + NPROC_MARGIN
         if self.real_root:
             return None   # never enforced for root
         return self.limits.processes + _tasks_of_my_uid(self.namespaces.user) + NPROC_MARGIN

@@ -13,6 +13,7 @@ checks report.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 
@@ -51,7 +52,15 @@ class Watchdog:
             self._thread.join(2.0)
 
     def _run(self) -> None:
-        with self.sandbox.inspecting():
+        try:
+            # A fork bomb keeps every core busy: where the grader may (root
+            # with CAP_SYS_NICE), this thread runs before any of its processes.
+            # It sleeps between looks, so it never holds a core for long.
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        except (OSError, AttributeError):
+            pass
+        identity = self.sandbox.identity
+        with identity.fs_as_learner() if identity else contextlib.nullcontext():
             self._loop()
 
     def _loop(self) -> None:
