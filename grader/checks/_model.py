@@ -84,3 +84,18 @@ def tree_lines(snap: snapshot.Snapshot | None, limit: int = 6) -> list[str]:
     if len(lines) > limit:
         lines = lines[:limit - 1] + [f"… and {len(lines) - limit + 1} more processes"]
     return lines
+
+
+# What a learner can run by hand to see what the check saw.
+TRY = {
+    "tree": "try it: start your server on port 9000, connect a few `nc 127.0.0.1 9000` clients, then "
+            "`ps -ef --forest | grep server.py` and `ls -l /proc/PID/fd` for each pid",
+    "threads": "try it: start your server on port 9000, connect a few `nc 127.0.0.1 9000` clients, then "
+               "`ps -L -o tid,wchan:24,cmd -p PID` (one line per thread) and `ls -l /proc/PID/fd`",
+    "idle": "try it: start your server on port 9000, connect a few `nc 127.0.0.1 9000` clients, then "
+            "`cat /proc/PID/syscall` (first number: the call, 270 = pselect6, 232 = epoll_wait on x86_64) and "
+            "`grep ctxt /proc/PID/status` twice, a second apart",
+    "epoll": "try it: start your server on port 9000, connect a few `nc 127.0.0.1 9000` clients, then "
+             "`ls -l /proc/PID/fd | grep eventpoll` and `cat /proc/PID/fdinfo/EPFD` (one tfd: line per socket)",
+}
+

@@ -42,7 +42,7 @@ class _Push:
     def __init__(self):
         self.sent = 0
         self.peak = 0
-        self.ended = ""        # stalled, cap, time box, growth, reset, closed
+        self.ended = ""        # stalled, cap, time box, growth, reset
         self.seconds = 0.0
 
 
@@ -143,7 +143,7 @@ def test_applies_back_pressure(server, clock, rng, params):
                   f"grader> sent {push.sent:,} bytes in {push.seconds:.2f} s without reading, then "
                   + {"growth": "stopped: the limit was passed", "stalled": "its sends blocked",
                      "cap": "stopped at the cap", "time box": "stopped at the time box",
-                     "reset": "the connection was reset", "closed": "the connection closed"}[push.ended]]
+                     "reset": "the connection was reset"}[push.ended]]
         if growth > limit:
             still = " and was still growing when the grader stopped" if push.ended == "growth" else ""
             fail(f"while a client sent {pushed} without reading its echo, the server's memory grew by "
@@ -179,7 +179,9 @@ def test_applies_back_pressure(server, clock, rng, params):
              hint="send back exactly the bytes received, once", details=lines)
     if ended == "reset":
         fail(f"after sending {pushed} without reading, the client read back {got}, then the connection "
-             f"was reset", hint="never drop a slow client's echo: stop reading from it instead", details=lines)
+             f"was reset", details=lines,
+             hint="a RST throws away the echo still in flight: never drop a slow client (stop reading from it "
+                  "instead), and close with a FIN, not SO_LINGER 0")
     if ended == "eof":
         fail(f"after sending {pushed} without reading, the client read back only {got} before the server "
              f"closed the connection", hint="close only after everything has been echoed", details=lines)

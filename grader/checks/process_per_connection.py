@@ -21,7 +21,7 @@ def test_one_child_per_connection(study, clock):
     snap = _model.loaded(study)
     held = snap.all_connected()
     children = snap.children
-    details = _model.tree_lines(snap)
+    details = [_model.TRY["tree"], *_model.tree_lines(snap)]
     if not children:
         fail(f"with {study.connected:,} clients connected, the server had no child process: "
              f"{_model.describe(study, snap)}", details=details)
@@ -51,7 +51,7 @@ def test_one_child_per_connection(study, clock):
                  f"(blocked in {', '.join(calls)})",
                  hint="end the child with os._exit(0) in a finally: block, whatever happened; "
                       "if it returns, it falls back into the parent's accept loop",
-                 details=_model.tree_lines(last))
+                 details=[_model.TRY["tree"], *_model.tree_lines(last)])
 
 
 @check("no child process holds the listening socket",
@@ -64,7 +64,7 @@ def test_children_close_listener(study):
         holders = [c for c in snap.children if snap.holds_listener(c)]
         if holders:
             fail(f"{len(holders)} of {len(snap.children)} child processes held the listening socket "
-                 f"(port {snap.port}) {_model.when(study, snap)}", details=_model.tree_lines(snap))
+                 f"(port {snap.port}) {_model.when(study, snap)}", details=[_model.TRY["tree"], *_model.tree_lines(snap)])
 
 
 @check("the parent closes its copy of each connected socket after fork",
@@ -86,7 +86,7 @@ def test_parent_closes_connected(study):
             fds = sorted(fd for fd, inode in snap.connection_fds(parent).items() if inode in copies)
             fail(f"the parent still held {len(copies)} connected socket{'s' if len(copies) != 1 else ''} that "
                  f"a child serves (fd {', '.join(map(str, fds[:8]))}) {_model.when(study, snap)}",
-                 details=_model.tree_lines(snap))
+                 details=[_model.TRY["tree"], *_model.tree_lines(snap)])
 
 
 @check("reaps every finished child within a second (no zombies)",
@@ -112,4 +112,5 @@ def test_reaps_children(study, clock):
             what = (f"{len(late)} finished child process{'es' if len(late) != 1 else ''} stayed zombies "
                     f"(<defunct>) for up to {longest:.2f} s")
         fail(f"{burst}{what} (limit {clock(1.0):.1f} s)",
-             details=[f"zombie pids: {', '.join(map(str, sorted(late)[:10]))}"])
+             details=[f"zombie pids: {', '.join(map(str, sorted(late)[:10]))}",
+                      "try it: close several clients at once (`pkill nc`), then `ps -ef | grep defunct`"])

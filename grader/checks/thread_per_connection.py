@@ -17,7 +17,7 @@ def test_stays_one_process(study):
         if snap.processes[1:]:
             fail(f"the server had {len(snap.processes) - 1} child process"
                  f"{'es' if len(snap.processes) != 2 else ''} {_model.when(study, snap)}",
-                 details=_model.tree_lines(snap))
+                 details=[_model.TRY["tree"], *_model.tree_lines(snap)])
 
 
 @check("runs a thread for each connected client",
@@ -34,7 +34,7 @@ def test_one_thread_per_connection(study):
         fail(f"with {study.connected:,} clients connected, the server ran {server.threads} thread"
              f"{'s' if server.threads != 1 else ''}, {'as many as' if extra == 0 else f'{extra} more than'} "
              f"before the first client: {_model.describe(study, snap)}" + _model.load_note(study),
-             details=_model.tree_lines(snap) + [f"threads: {dict(server.calls)}"])
+             details=[_model.TRY["threads"], *_model.tree_lines(snap), f"threads: {dict(server.calls)}"])
 
 
 @check("each thread ends when its client leaves (no thread leak)",
@@ -52,7 +52,8 @@ def test_threads_end_when_clients_leave(study, clock):
         threads = last.server.threads if last.server else 0
         fail(f"{clock(1.0):.1f} s after all {study.connected:,} clients left, the server still ran "
              f"{threads} threads ({base} before the first client)",
-             details=[f"threads blocked in: {dict(last.server.calls)}"] if last.server else [])
+             details=[_model.TRY["threads"]] + ([f"threads blocked in: {dict(last.server.calls)}"]
+                                                if last.server else []))
 
 
 @check("closes each connected socket when its client leaves",
@@ -70,4 +71,4 @@ def test_closes_sockets_when_clients_leave(study, clock):
         fds = sorted(last.connection_fds(server)) if server else []
         fail(f"{clock(1.0):.1f} s after all {study.connected:,} clients left, the server still held "
              f"{len(last.all_connected())} connected sockets (fd {', '.join(map(str, fds[:8]))}"
-             f"{' …' if len(fds) > 8 else ''})")
+             f"{' …' if len(fds) > 8 else ''})", details=[_model.TRY["threads"]])

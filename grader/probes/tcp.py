@@ -148,7 +148,8 @@ def echo_exchange(host: str, port: int, payload: bytes, *, timeout: float, half_
     except (ConnectionResetError, BrokenPipeError):
         ex.reset = True
     except OSError as exc:
-        if exc.errno in (errno.ECONNRESET, errno.EPIPE):
+        # ENOTCONN: shutdown() on a connection the peer has already reset.
+        if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN):
             ex.reset = True
         else:
             raise

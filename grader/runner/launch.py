@@ -21,6 +21,7 @@ _KEPT_ENV = ("LANG", "LC_ALL", "TZ")
 # Every learner process carries this mark in its environment, so a test (or an
 # operator) can prove afterwards that none of them survived the run.
 RUN_MARK = "SOCKET_KATAS_RUN"
+WORKDIR_PREFIX = "kata-run-"
 
 
 def learner_env(workdir: Path) -> dict[str, str]:
@@ -84,7 +85,9 @@ class LaunchSpec:
             return self._copy_to_workdir()
 
     def _copy_to_workdir(self) -> Path:
-        workdir = Path(tempfile.mkdtemp(prefix="kata-run-"))
+        # Named after the grader, so a later run can remove what a grader
+        # that was killed (SIGKILL) left (sandbox.sweep_workdirs).
+        workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
         if self.source is not None:
             # Links are copied as links: following them, the grader (maybe
             # root) would copy whatever they point at into the program's reach.

@@ -53,8 +53,11 @@ from grader.runner.cgroups import RunCgroups
 from grader.runner.limits import Limits, human_bytes
 from grader.runner.watchdog import Watchdog
 
-# Joins the cgroups named before "--", then execs the rest (same pid).
-JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+# Joins the cgroups named before "--" ("0": the writer itself, whatever PID
+# namespace it is in), then execs the rest (same pid). A group it cannot join
+# is skipped, never a reason to fail the program: RLIMIT_NPROC and the
+# watchdog still hold it.
+JOIN = 'while [ "$1" != -- ]; do echo 0 2>/dev/null > "$1"; shift; done; shift; exec "$@"'
 NPROC_MARGIN = 64
 LEARNER_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -102,12 +105,6 @@ class Sandbox:
     def python(self) -> str | None:
         """The interpreter programs must use (None: the grader's own)."""
         return self.identity.python if self.identity else None
-
-    @property
-    def inspectable(self) -> bool:
-        """Whether the grader can read the programs' /proc descriptor links,
-        fdinfo and syscalls."""
-        return self.identity is None or self.identity.inspectable
 
     @property
     def memory_cgroup(self) -> bool:
@@ -324,6 +321,22 @@ def private_folder(path: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=path.name + "-"))
 
 
+def sweep_workdirs(uid: int | None = None) -> None:
+    """Remove the work folders of graders that are gone (they were killed
+    before cleaning up), and, given the run's uid, any folder it owns: the
+    uid is this run's now, so what it owns is a dead run's."""
+    from grader.runner.launch import WORKDIR_PREFIX
+    for folder in Path(tempfile.gettempdir()).glob(WORKDIR_PREFIX + "*"):
+        try:
+            st = folder.lstat()
+        except OSError:
+            continue
+        pid = folder.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        dead = pid.isdigit() and not psutil.pid_exists(int(pid))
+        if stat.S_ISDIR(st.st_mode) and (dead or (uid is not None and st.st_uid == uid)):
+            shutil.rmtree(folder, ignore_errors=True)   # (an ordinary user removes only its own)
+
+
 def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -378,6 +391,7 @@ def begin(params: dict, *, network: bool = True) -> Sandbox:
                 cgroups = None
     elif ns.pids is not None:
         notes.append(f"{ns.pids}: programs run as you and could signal your other processes")
+    sweep_workdirs(identity.uid if identity else None)
     sandbox = Sandbox(Limits.for_kata(params), ns, identity, cgroups, notes)
     _current = sandbox
     return sandbox

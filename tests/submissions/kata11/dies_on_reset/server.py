@@ -1,4 +1,4 @@
-"""BROKEN ON PURPOSE: It catches only BlockingIOError around recv(), so a client that resets its connection (ConnectionResetError) crashes the whole server.
+"""BROKEN ON PURPOSE: It catches only BlockingIOError around recv() and send(), so a client that resets its connection (ConnectionResetError) or vanishes mid-stream (BrokenPipeError) crashes the whole server.
 
 kata11: a portable event loop (the C10K echo server, again).
 
@@ -134,9 +134,6 @@ class EchoServer:
             sent = client.sock.send(client.out)
         except BlockingIOError:
             sent = 0
-        except OSError:
-            self.drop(client)
-            return
         del client.out[:sent]
         self.update(client)
 
