@@ -91,8 +91,8 @@ def test_waits_in_epoll_when_idle(study):
 
 
 @check("registers every live connection in its epoll set",
-       hint="register each accepted socket with epoll.register(fd, EPOLLIN) at once, and unregister it "
-            "only when you close it")
+       hint="register each accepted socket for reading with your epoll or selector at once, and "
+            "unregister it only when you close it")
 def test_registers_every_connection(study):
     """A connection missing from the epoll set is never served: its data
     waits in the kernel until the client gives up."""

@@ -173,6 +173,9 @@ def _watch(scene: Scene, server, clock) -> None:
         by_fd[sock.fileno()] = i
     scene.sent_at = time.monotonic()
     status = server.program.terminate(0)
+    if status is not None:
+        # Gone at once (or already gone before the signal).
+        scene.exit_after = time.monotonic() - scene.sent_at
     late = scene.sent_at + clock(LATE)
     settle_until = None
     try:

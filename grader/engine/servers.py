@@ -16,6 +16,7 @@ import socket
 from dataclasses import dataclass
 
 from grader.errors import Failure, ProgramUnavailable
+from grader.runner import limits
 from grader.runner.program import Program
 
 READY_BASE = 10.0     # KATAS.md: listening within 10 s of start
@@ -84,24 +85,11 @@ class Launcher:
     def values(self, host: str, port: int) -> dict:
         return {**self.ctx.flag_values, "host": host, "port": port}
 
-    def _nofile(self):
-        """course.toml's ``nofile = [soft, hard]`` (hard may be "max": the grader's own)."""
-        want = self.ctx.kata.params.get("nofile")
-        if not want:
-            return None
-        import resource
-        soft, hard = want
-        if hard == "max":
-            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        if soft == "max":
-            soft = hard
-        return (int(soft), int(hard))
-
     def start(self, host: str = "127.0.0.1", port: int | None = None, **extra) -> Server:
         self._refuse_if_broken()
         port = port or free_port(host)
         program = Program(self.ctx.launch, {**self.values(host, port), **extra}, sandbox=self.ctx.sandbox,
-                          nofile=self._nofile())
+                          nofile=limits.wanted_nofile(self.ctx.kata.params))
         return self._watch(program, host, port)
 
     def restart(self, server: Server) -> Server:

@@ -16,10 +16,40 @@ from grader.engine.results import FAILED, NOT_RUN, PASSED, CheckResult, KataResu
 MARKS = {PASSED: "[green]✓[/]", FAILED: "[red]✗[/]", NOT_RUN: "[yellow]–[/]"}
 
 
+class _PipeSafe:
+    """stdout that goes quiet when its reader leaves (``grader check | head``):
+    the grading goes on, and its exit status still tells the score."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._gone = False
+
+    def write(self, text):
+        if not self._gone:
+            try:
+                self._stream.write(text)
+            except BrokenPipeError:
+                self._gone = True
+        return len(text)
+
+    def flush(self):
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._gone = True
+
+    def isatty(self):
+        return self._stream.isatty()
+
+    def fileno(self):
+        return self._stream.fileno()
+
+
 class TextReporter:
     def __init__(self, console: Console | None = None, verbose: bool = False, reveal: bool = False):
         # Bound to the real stdout now: pytest's run redirects sys.stdout later.
-        self.console = console or Console(file=sys.stdout, highlight=False,
+        self.console = console or Console(file=_PipeSafe(sys.stdout), highlight=False,
                                           soft_wrap=not sys.stdout.isatty())
         self.verbose = verbose
         self.reveal = reveal  # an instructor's run: hidden checks in full
