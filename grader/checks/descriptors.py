@@ -45,6 +45,17 @@ def _quiet_table(server, clock):
     return _table(server.pid)
 
 
+def _settled_table(server, before: dict, timeout: float) -> dict:
+    """The descriptor table once it is back to ``before``, or as it stands
+    after ``timeout`` seconds (closing a socket takes the server a moment)."""
+    end = time.monotonic() + timeout
+    after = _table(server.pid)
+    while after != before and time.monotonic() < end:
+        time.sleep(0.02)
+        after = _table(server.pid)
+    return after
+
+
 def _explain(before: dict, after: dict) -> list[str]:
     added = {fd: t for fd, t in after.items() if before.get(fd) != t}
     gone = {fd: t for fd, t in before.items() if after.get(fd) != t}
@@ -79,11 +90,7 @@ def test_closes_every_connected_socket(server, clock, rng, params):
             fail(f"connection {n + 1} of {CONNECTIONS} did not get its echo "
                  f"({'refused' if ex.refused else 'reset' if ex.reset else 'timed out' if ex.timed_out else 'short'})",
                  hint="serve every client until its end of stream, then close its socket")
-    end = time.monotonic() + clock(1.0)
-    after = _table(server.pid)
-    while after != before and time.monotonic() < end:
-        time.sleep(0.02)
-        after = _table(server.pid)
+    after = _settled_table(server, before, clock(1.0))
     if after != before:
         grown = len(after) - len(before)
         fail(f"after {CONNECTIONS} connections came and went, the server holds {len(after)} descriptors, "

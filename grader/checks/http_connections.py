@@ -14,7 +14,7 @@ import time
 from http import client as http_client
 
 from grader.checks._http import answers_for, connect, explain, fetch, shown, try_it
-from grader.checks.descriptors import _explain, _quiet_table, _table
+from grader.checks.descriptors import _explain, _quiet_table, _settled_table
 from grader.engine.check import check, fail
 from grader.errors import Failure
 from grader.probes import diff, http, proc, tcp
@@ -193,11 +193,7 @@ def test_closes_every_connection(server, clock, docroot):
         conn.close()
         if response.status != 200:
             fail(f"connection {n + 1} of {CONNECTIONS} was answered {shown(response)}")
-    end = time.monotonic() + clock(2.0)
-    after = _table(server.pid)
-    while after != before and time.monotonic() < end:
-        time.sleep(0.02)
-        after = _table(server.pid)
+    after = _settled_table(server, before, clock(2.0))
     if after != before:
         grown = len(after) - len(before)
         details = _explain(before, after)

@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
-import time
 from dataclasses import dataclass
 
-ETH_P_ALL = 0x0003
-PACKET_HOST = 0
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+from grader.probes.wire import LoopbackCapture
+
 
 
 @dataclass
@@ -61,54 +58,19 @@ def _parse(frame: bytes, t: float) -> WireDatagram | None:
     return WireDatagram(t, src, sport, dst, dport, frame[off + 8:off + max(8, length)])
 
 
-class UdpTap:
+class UdpTap(LoopbackCapture):
     """Records UDP datagrams to or from ``port`` on lo while open."""
 
     def __init__(self, port: int):
-        self.port = port
         self.datagrams: list[WireDatagram] = []
-        self._cond = threading.Condition()
-        self._stop = threading.Event()
-        self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self._sock.bind(("lo", 0))
-        self._sock.settimeout(0.05)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        super().__init__(port, buffer=4 << 20)
 
-    def _run(self):
-        want = struct.pack("!H", self.port)
-        while not self._stop.is_set():
-            try:
-                frame, ancillary, _flags, addr = self._sock.recvmsg(70000, 64)
-            except (socket.timeout, TimeoutError):
-                continue
-            except OSError:
-                break
-            if addr[2] != PACKET_HOST or want not in frame:
-                continue
-            t = time.monotonic()
-            for level, kind, data in ancillary:
-                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
-                    sec, nsec = struct.unpack_from("qq", data)
-                    t -= max(0.0, time.time() - (sec + nsec / 1e9))
-            dgram = _parse(frame, t)
-            if dgram and self.port in (dgram.sport, dgram.dport):
-                with self._cond:
-                    self.datagrams.append(dgram)
-                    self._cond.notify_all()
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(1)
-        self._sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    def _record(self, frame: bytes, t: float) -> bool:
+        dgram = _parse(frame, t)
+        if dgram and self.port in (dgram.sport, dgram.dport):
+            self.datagrams.append(dgram)
+            return True
+        return False
 
     def to_port(self) -> list[WireDatagram]:
         """Datagrams sent to the port (requests), in order."""
@@ -117,14 +79,7 @@ class UdpTap:
 
     def wait_for(self, predicate, timeout: float) -> bool:
         """Wait until ``predicate(self)`` holds, or ``timeout`` passes."""
-        end = time.monotonic() + timeout
-        with self._cond:
-            while not predicate(self):
-                left = end - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.05))
-            return True
+        return self._wait_until(lambda: predicate(self), timeout)
 
     def save_pcap(self, path) -> str:
         """The datagrams as a pcap (rebuilt from the recorded fields)."""

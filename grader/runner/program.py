@@ -161,17 +161,9 @@ class Program:
             return self.exit
         honoured = None
         if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                self.proc.wait(grace)
-                honoured = True
-            except subprocess.TimeoutExpired:
-                honoured = False
-                if self._sandbox is not None:
-                    self._sandbox.ignored_sigterm()
+            honoured = self.terminate(grace) is not None
+            if not honoured and self._sandbox is not None:
+                self._sandbox.ignored_sigterm()
         self._finish(honoured)
         return self.exit
 

@@ -104,18 +104,26 @@ def _reap_orphans(table=None) -> None:
                 pass
 
 
-def _snapshot() -> dict[int, tuple[int, int, str]]:
-    """pid -> (parent pid, session id, state letter), for every process, in
-    one pass over /proc (fast enough while a fork bomb starves the grader)."""
-    table = {}
+def stat_rows():
+    """(pid, fields after the command name) for every process in /proc/*/stat,
+    in one pass: fast enough while a fork bomb starves the grader."""
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            table[int(name)] = (int(fields[1]), int(fields[3]), fields[0].decode())
+                yield int(name), f.read().rsplit(b")", 1)[1].split()
         except (OSError, ValueError, IndexError):
+            continue
+
+
+def _snapshot() -> dict[int, tuple[int, int, str]]:
+    """pid -> (parent pid, session id, state letter), for every process."""
+    table = {}
+    for pid, fields in stat_rows():
+        try:
+            table[pid] = (int(fields[1]), int(fields[3]), fields[0].decode())
+        except (ValueError, IndexError):
             continue
     return table
 

@@ -130,14 +130,10 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 def _stat_table() -> dict[int, tuple[int, int, int]]:
     """pid -> (parent pid, threads, resident bytes), for every process."""
     table = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+    for pid, fields in reaper.stat_rows():
         try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            table[int(name)] = (int(fields[1]), int(fields[17]), int(fields[21]) * PAGE)
-        except (OSError, ValueError, IndexError):
+            table[pid] = (int(fields[1]), int(fields[17]), int(fields[21]) * PAGE)
+        except (ValueError, IndexError):
             continue
     return table
 
